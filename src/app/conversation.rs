@@ -1,0 +1,168 @@
+//! `/conversations/:id`: one conversation's transcript, growing live as the customer and
+//! the assistant speak.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+use super::format;
+use super::header::Header;
+use super::live::{LiveFeed, Mark};
+use crate::api::{ConversationDetail, FeedFrame, Message, get_conversation};
+
+#[component]
+pub fn ConversationPage() -> impl IntoView {
+    let feed = LiveFeed::get();
+    let params = use_params_map();
+    let id = move || params.with(|p| p.get("id").unwrap_or_default());
+    let detail = Resource::new(id, move |id| {
+        let mark = feed.mark();
+        async move { (mark, get_conversation(id).await) }
+    });
+    view! {
+        <Header />
+        <main class="page">
+            <p>
+                <a href="/conversations">"← All conversations"</a>
+            </p>
+            <Transition fallback=|| view! { <p class="muted">"Loading conversation…"</p> }>
+                {move || {
+                    detail
+                        .get()
+                        .map(|(mark, found)| match found {
+                            Ok(Some(detail_now)) => {
+                                view! {
+                                    <LiveConversation
+                                        mark
+                                        detail=detail_now
+                                        refetch=move || detail.refetch()
+                                    />
+                                }
+                                    .into_any()
+                            }
+                            Ok(None) => {
+                                view! {
+                                    <h1>"Conversation not found"</h1>
+                                    <p class="muted">
+                                        "No conversation has this id (yet). It appears here as soon as its first event arrives."
+                                    </p>
+                                }
+                                    .into_any()
+                            }
+                            Err(e) => {
+                                view! {
+                                    <p class="error" role="alert">
+                                        "Could not load the conversation: "
+                                        {e.to_string()}
+                                    </p>
+                                }
+                                    .into_any()
+                            }
+                        })
+                }}
+            </Transition>
+        </main>
+    }
+}
+
+/// The conversation, kept current by the live feed from `mark` on. A change that is the
+/// next version is applied in place; anything else (a gap) refetches.
+#[component]
+fn LiveConversation(
+    mark: Mark,
+    detail: ConversationDetail,
+    refetch: impl Fn() + Clone + 'static,
+) -> impl IntoView {
+    let id = detail.summary.id.clone();
+    let data = RwSignal::new(detail);
+    let on_gap = refetch.clone();
+    LiveFeed::get().follow(
+        mark,
+        move |frame| {
+            let FeedFrame::Change {
+                conversation,
+                message,
+            } = frame
+            else {
+                return;
+            };
+            if conversation.id != id {
+                return;
+            }
+            let version = data.with_untracked(|d| d.summary.version);
+            if conversation.version <= version {
+                return;
+            }
+            if conversation.version > version + 1 {
+                on_gap();
+                return;
+            }
+            data.update(|d| {
+                d.summary = conversation.clone();
+                if let Some(m) = message {
+                    insert_in_order(&mut d.messages, m.clone());
+                }
+            });
+        },
+        refetch,
+    );
+
+    let summary = move || data.with(|d| d.summary.clone());
+    view! {
+        <h1>
+            {move || {
+                summary().application_number.unwrap_or_else(|| "Conversation".to_owned())
+            }}
+        </h1>
+        <dl class="facts">
+            <dt>"Status"</dt>
+            <dd>
+                <span class=move || {
+                    format!("status status-{}", summary().status)
+                }>{move || summary().status}</span>
+            </dd>
+            <dt>"Customer"</dt>
+            <dd>{move || summary().customer_id.unwrap_or_else(|| "Unknown customer".into())}</dd>
+            <dt>"Started"</dt>
+            <dd>{move || summary().started_at_ms.map(format::timestamp).unwrap_or_default()}</dd>
+            <dt>"Messages"</dt>
+            <dd data-testid="message-count">{move || summary().message_count}</dd>
+        </dl>
+        <section class="transcript" role="log" aria-label="Transcript" aria-live="polite">
+            <For
+                each=move || data.with(|d| d.messages.clone().into_iter().enumerate().collect::<Vec<_>>())
+                key=|(i, m)| (*i, m.seq, m.at_ms)
+                children=|(_, m)| view! { <Bubble message=m /> }
+            />
+        </section>
+    }
+}
+
+/// Keeps the transcript ordered by (`seq`, time) when events arrive out of order.
+fn insert_in_order(messages: &mut Vec<Message>, message: Message) {
+    let key = (message.seq, message.at_ms);
+    let pos = messages.partition_point(|m| (m.seq, m.at_ms) <= key);
+    messages.insert(pos, message);
+}
+
+#[component]
+fn Bubble(message: Message) -> impl IntoView {
+    let who = if message.speaker == "customer" {
+        "Customer"
+    } else {
+        "Billie"
+    };
+    let class = format!("bubble from-{}", message.speaker);
+    view! {
+        <article class=class>
+            <header>
+                <span class="who">{who}</span>
+                <time>{format::clock(message.at_ms)}</time>
+            </header>
+            // Text nodes are escaped: markup in an utterance is shown, never run.
+            <p class="text">{message.text}</p>
+            {message
+                .rationale
+                .map(|r| view! { <p class="rationale">"Why: " {r}</p> })}
+        </article>
+    }
+}

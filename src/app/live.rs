@@ -1,0 +1,171 @@
+//! The browser's end of the live feed. One WebSocket per tab (opened after hydration,
+//! reopened with back-off) appends every frame to a short in-memory log; views follow the
+//! log from the moment their data was fetched, so a change that lands while a fetch is in
+//! flight is applied rather than lost. A new connection or a `resync` frame starts a new
+//! epoch: every view refetches, because changes may have been missed meanwhile.
+
+use std::collections::VecDeque;
+
+use leptos::prelude::*;
+
+use crate::api::FeedFrame;
+
+/// How the feed is doing, for the badge in the header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LiveState {
+    Connecting,
+    Live,
+    Reconnecting,
+}
+
+/// Frames kept for views that fall behind; a view further behind refetches.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+const KEEP: usize = 512;
+
+#[derive(Debug, Clone, Default)]
+struct FeedLog {
+    epoch: u64,
+    /// Position the next frame will get.
+    next: u64,
+    recent: VecDeque<(u64, FeedFrame)>,
+}
+
+/// A position in the feed: everything after it is yet to be applied by a view.
+pub type Mark = (u64, u64);
+
+#[derive(Clone, Copy)]
+pub struct LiveFeed {
+    pub state: RwSignal<LiveState>,
+    log: RwSignal<FeedLog>,
+    started: StoredValue<bool>,
+}
+
+impl LiveFeed {
+    pub fn provide() -> Self {
+        let feed = Self {
+            state: RwSignal::new(LiveState::Connecting),
+            log: RwSignal::new(FeedLog::default()),
+            started: StoredValue::new(false),
+        };
+        provide_context(feed);
+        feed
+    }
+
+    pub fn get() -> Self {
+        use_context::<Self>().unwrap_or_else(Self::provide)
+    }
+
+    /// Where the feed is now; take it just before fetching data a view will follow.
+    pub fn mark(&self) -> Mark {
+        self.log.with_untracked(|log| (log.epoch, log.next))
+    }
+
+    /// Calls `on_change` for each change frame after `from`, in order, and `on_resync`
+    /// instead when frames after `from` are no longer known (new connection, server asked,
+    /// or too far behind). Runs in the browser only.
+    pub fn follow(
+        self,
+        from: Mark,
+        on_change: impl Fn(&FeedFrame) + 'static,
+        on_resync: impl Fn() + 'static,
+    ) {
+        let seen = StoredValue::new_local(from);
+        Effect::new(move |_| {
+            let (epoch, next) = seen.get_value();
+            let (now, frames) = self.log.with(|log| {
+                let oldest = log.recent.front().map_or(log.next, |(n, _)| *n);
+                let frames = (log.epoch == epoch && next >= oldest).then(|| {
+                    log.recent
+                        .iter()
+                        .filter(|(n, _)| *n >= next)
+                        .map(|(_, f)| f.clone())
+                        .collect::<Vec<_>>()
+                });
+                ((log.epoch, log.next), frames)
+            });
+            if now == (epoch, next) {
+                return;
+            }
+            seen.set_value(now);
+            match frames {
+                Some(frames) => frames.iter().for_each(&on_change),
+                None => on_resync(),
+            }
+        });
+    }
+
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    fn push(&self, frame: FeedFrame) {
+        self.log.update(|log| match frame {
+            FeedFrame::Hello | FeedFrame::Resync => {
+                log.epoch += 1;
+                log.recent.clear();
+            }
+            change @ FeedFrame::Change { .. } => {
+                log.recent.push_back((log.next, change));
+                log.next += 1;
+                if log.recent.len() > KEEP {
+                    log.recent.pop_front();
+                }
+            }
+        });
+    }
+
+    /// Opens the WebSocket once per tab (further calls do nothing).
+    pub fn start(self) {
+        if self.started.get_value() {
+            return;
+        }
+        self.started.set_value(true);
+        #[cfg(feature = "hydrate")]
+        leptos::task::spawn_local(browser::connect(self));
+    }
+}
+
+#[cfg(feature = "hydrate")]
+mod browser {
+    use std::time::Duration;
+
+    use futures::StreamExt;
+    use gloo_net::websocket::{Message, futures::WebSocket};
+    use leptos::prelude::Set;
+
+    use super::{LiveFeed, LiveState};
+    use crate::api::FeedFrame;
+
+    fn url() -> Option<String> {
+        let location = web_sys::window()?.location();
+        let scheme = if location.protocol().ok()? == "https:" {
+            "wss"
+        } else {
+            "ws"
+        };
+        Some(format!("{scheme}://{}/ws", location.host().ok()?))
+    }
+
+    pub async fn connect(feed: LiveFeed) {
+        let Some(url) = url() else { return };
+        let mut backoff = Duration::from_millis(250);
+        loop {
+            if let Ok(socket) = WebSocket::open(&url) {
+                let (_write, mut read) = socket.split();
+                while let Some(Ok(message)) = read.next().await {
+                    let Message::Text(text) = message else {
+                        continue;
+                    };
+                    let Ok(frame) = serde_json::from_str::<FeedFrame>(&text) else {
+                        continue;
+                    };
+                    if frame == FeedFrame::Hello {
+                        feed.state.set(LiveState::Live);
+                        backoff = Duration::from_millis(250);
+                    }
+                    feed.push(frame);
+                }
+            }
+            feed.state.set(LiveState::Reconnecting);
+            gloo_timers::future::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+        }
+    }
+}

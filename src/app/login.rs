@@ -1,0 +1,39 @@
+//! The sign-in page: a plain form posted to `/login`, so it works before the WASM has
+//! loaded (and without JavaScript at all).
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let query = use_query_map();
+    let next = move || query.with(|q| q.get("next").unwrap_or_default());
+    let error = move || {
+        query.with(|q| match q.get("error").as_deref() {
+            Some("invalid") => Some("That email and password do not match an account."),
+            Some(_) => Some("Signing in is not possible right now. Try again shortly."),
+            None => None,
+        })
+    };
+    view! {
+        <main class="login">
+            <form method="post" action="/login" class="card">
+                <h1>"Billie supervisor"</h1>
+                <p class="muted">"Sign in to watch conversations live."</p>
+                {move || error().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+                <label for="email">"Email"</label>
+                <input id="email" name="email" type="email" autocomplete="username" required />
+                <label for="password">"Password"</label>
+                <input
+                    id="password"
+                    name="password"
+                    type="password"
+                    autocomplete="current-password"
+                    required
+                />
+                <input type="hidden" name="next" value=next />
+                <button type="submit">"Sign in"</button>
+            </form>
+        </main>
+    }
+}

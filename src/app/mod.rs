@@ -1,0 +1,76 @@
+//! The Leptos UI, shared by server rendering and the hydrated browser build. Pages read
+//! the projections through [`crate::api`] and follow the live feed ([`live`]) so they
+//! change in place as conversations happen.
+
+mod conversation;
+mod conversations;
+mod format;
+mod header;
+pub mod live;
+mod login;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    components::{Redirect, Route, Router, Routes},
+    path,
+};
+
+use conversation::ConversationPage;
+use conversations::ConversationsPage;
+use login::LoginPage;
+
+/// The HTML document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    live::LiveFeed::provide();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/billie-dashboard.css" />
+        <Title text="Billie supervisor" />
+        <Router>
+            <Routes fallback=NotFound>
+                <Route path=path!("/login") view=LoginPage />
+                <Route path=path!("/") view=|| view! { <Redirect path="/conversations" /> } />
+                <Route path=path!("/conversations") view=ConversationsPage />
+                <Route path=path!("/conversations/:id") view=ConversationPage />
+            </Routes>
+        </Router>
+    }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(axum::http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <header::Header />
+        <main class="page">
+            <h1>"Page not found"</h1>
+            <p>
+                <a href="/conversations">"Back to the conversations"</a>
+            </p>
+        </main>
+    }
+}

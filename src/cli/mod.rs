@@ -1,0 +1,73 @@
+//! The command line: one binary serves the dashboard (the default), manages accounts and
+//! simulates the chat platform for demos.
+
+mod simulate;
+mod user;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::server::config::ServeSettings;
+use crate::server::{startup, telemetry};
+
+#[derive(Debug, Parser)]
+#[command(name = "billie-dashboard", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the dashboard and, unless ENABLE_EVENT_PROCESSING=false, consume the ledger
+    /// (the default command).
+    Serve(ServeSettings),
+    /// Manage dashboard accounts.
+    User {
+        #[command(subcommand)]
+        command: user::UserCommand,
+    },
+    /// Append realistic conversations to the ledger, as the chat platform would.
+    Simulate(simulate::SimulateArgs),
+}
+
+/// Runs the command line and turns any error into a readable message and exit code 1.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            None => {
+                let settings = ServeOnly::parse_from(["billie-dashboard"]).settings;
+                startup::serve(settings).await.map_err(|e| e.to_string())
+            }
+            Some(Command::Serve(settings)) => {
+                startup::serve(settings).await.map_err(|e| e.to_string())
+            }
+            Some(Command::User { command }) => user::run(command).await,
+            Some(Command::Simulate(args)) => simulate::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `billie-dashboard` with no subcommand: serve, configured from the environment.
+#[derive(Debug, Parser)]
+struct ServeOnly {
+    #[command(flatten)]
+    settings: ServeSettings,
+}

@@ -1,0 +1,19 @@
+//! The chatLedger event contract (`shared/contract/EVENTS.md`): turning one raw stream
+//! entry into a validated [`Event`].
+//!
+//! This is the only place that knows field names of the wire format. Everything
+//! downstream (projections, live feed) works on [`Event`], so a new envelope spelling or
+//! event alias is a change here and nowhere else. No I/O happens here, which keeps the
+//! rules cheap to test exhaustively.
+
+mod envelope;
+mod event;
+
+pub use envelope::{Envelope, MAX_ENTRY_BYTES, RawEntry};
+pub use event::{
+    Body, Event, EventId, EventKind, ParseError, Speaker, Utterance, entry_id_millis,
+    parse_iso_millis,
+};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,31 @@
+//! Billie's realtime supervisor dashboard.
+//!
+//! The layout follows the data: [`contract`] parses ledger entries, [`server`] ingests
+//! them into projections and feeds changes live, [`api`] is what the browser may ask, and
+//! [`app`] is the Leptos UI, rendered on the server and hydrated in the browser.
+
+#![recursion_limit = "256"]
+
+pub mod api;
+pub mod app;
+pub mod contract;
+
+#[cfg(feature = "ssr")]
+pub mod cli;
+#[cfg(feature = "ssr")]
+pub mod server;
+
+/// Entry point of the browser build: hydrates the server-rendered page and marks the
+/// body so tests (and curious humans) can tell the app is interactive.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+    if let Some(body) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.body())
+    {
+        let _ = body.set_attribute("data-hydrated", "true");
+    }
+}

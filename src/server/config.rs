@@ -1,0 +1,99 @@
+//! Settings, read from the environment with the names the platform's other services
+//! already use, and from command-line flags of the same meaning. Every setting has a
+//! default that works on a developer's laptop, so `billie-dashboard` alone starts.
+
+use std::time::Duration;
+
+/// Connections and stream names shared by every subcommand that touches the ledger.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Settings {
+    /// Redis holding the chatLedger stream and the change-notice channel.
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    pub redis_url: String,
+
+    /// MongoDB URI including the database name, e.g. mongodb://host:27017/billie.
+    #[arg(
+        long,
+        env = "DATABASE_URI",
+        default_value = "mongodb://127.0.0.1:27017/billie_dashboard"
+    )]
+    pub database_uri: String,
+
+    /// Stream the chat agents append to.
+    #[arg(long, env = "LEDGER_STREAM", default_value = "chatLedger")]
+    pub ledger_stream: String,
+
+    /// Consumer group shared by every ingest process.
+    #[arg(long, env = "LEDGER_GROUP", default_value = "supervisor-dashboard")]
+    pub ledger_group: String,
+
+    /// Dead-letter stream for entries that break the contract.
+    #[arg(long, env = "LEDGER_DEAD_STREAM", default_value = "chatLedger:dead")]
+    pub dead_stream: String,
+}
+
+impl Settings {
+    /// Pub/sub channel carrying change notices from ingest to every web process.
+    pub fn changes_channel(&self) -> String {
+        format!("{}:changes", self.ledger_stream)
+    }
+}
+
+/// Settings of the `serve` command (the default command).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeSettings {
+    #[command(flatten)]
+    pub common: Settings,
+
+    /// Whether this process consumes the ledger; web-only processes set it to false.
+    #[arg(long, env = "ENABLE_EVENT_PROCESSING", default_value_t = true, action = clap::ArgAction::Set)]
+    pub enable_event_processing: bool,
+
+    /// Name of this process in the consumer group. It must stay the same across restarts
+    /// so the process finds its own unacknowledged entries; defaults to the host name.
+    #[arg(long, env = "LEDGER_CONSUMER")]
+    pub ledger_consumer: Option<String>,
+
+    /// Entries read per XREADGROUP.
+    #[arg(long, env = "INGEST_BATCH", default_value_t = 100)]
+    pub ingest_batch: usize,
+
+    /// Secret (at least 32 bytes) signing session cookies. Without it a random one is
+    /// made at start, so sessions end when the process restarts.
+    #[arg(long, env = "SESSION_SECRET", hide_env_values = true)]
+    pub session_secret: Option<String>,
+
+    /// Mark the session cookie `Secure` (set when served over HTTPS).
+    #[arg(long, env = "SECURE_COOKIES", default_value_t = false, action = clap::ArgAction::Set)]
+    pub secure_cookies: bool,
+}
+
+impl ServeSettings {
+    pub fn consumer_name(&self) -> String {
+        self.ledger_consumer.clone().unwrap_or_else(|| {
+            hostname::get()
+                .ok()
+                .and_then(|h| h.into_string().ok())
+                .unwrap_or_else(|| "dashboard".to_owned())
+        })
+    }
+
+    pub fn block_for(&self) -> Duration {
+        Duration::from_secs(2)
+    }
+}
+
+/// A setting that cannot work, said so before anything starts.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("SESSION_SECRET must be at least 32 bytes long (it has {0})")]
+    ShortSessionSecret(usize),
+    #[error("DATABASE_URI must name a database, e.g. mongodb://127.0.0.1:27017/billie")]
+    NoDatabaseName,
+    #[error("DATABASE_URI is not a MongoDB URI: {0}")]
+    BadDatabaseUri(String),
+    #[error("REDIS_URL is not a Redis URL: {0}")]
+    BadRedisUrl(String),
+    #[error("Leptos settings: {0}")]
+    Leptos(String),
+}

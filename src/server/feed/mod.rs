@@ -1,0 +1,160 @@
+//! The live feed. Ingest publishes a change notice to a Redis pub/sub channel after every
+//! projection write; each web process holds one subscription and fans the notices out to
+//! its browsers over WebSockets. Going through Redis lets ingest and web run as separate
+//! processes (or many of each) and still reach every browser.
+//!
+//! A notice is serialised once, by the publisher, and forwarded as the same shared,
+//! reference-counted text to every socket. Browsers repair any gap by refetching: a new connection starts with
+//! `hello`, and a socket that falls behind gets `resync` instead of stalling the others.
+
+use std::time::Duration;
+
+use axum::{
+    extract::{
+        State,
+        ws::{Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade},
+    },
+    response::Response,
+};
+use futures::StreamExt;
+use redis::AsyncCommands;
+use tokio::sync::broadcast;
+
+use crate::api::FeedFrame;
+use crate::server::startup::AppState;
+
+/// Publishes change notices for every web process.
+#[derive(Clone)]
+pub struct Publisher {
+    redis: redis::aio::ConnectionManager,
+    channel: String,
+}
+
+impl Publisher {
+    pub fn new(redis: redis::aio::ConnectionManager, channel: String) -> Self {
+        Self { redis, channel }
+    }
+
+    pub async fn publish(&self, frame: &FeedFrame) -> Result<(), redis::RedisError> {
+        let text = serde_json::to_string(frame).map_err(|e| {
+            redis::RedisError::from((
+                redis::ErrorKind::Client,
+                "notice not serialisable",
+                e.to_string(),
+            ))
+        })?;
+        let mut conn = self.redis.clone();
+        let _receivers: i64 = conn.publish(&self.channel, text).await?;
+        Ok(())
+    }
+}
+
+/// The process-wide fan-out of feed frames to this process's WebSockets.
+#[derive(Clone)]
+pub struct Hub {
+    frames: broadcast::Sender<Utf8Bytes>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Hub {
+    pub fn new() -> Self {
+        let (frames, _) = broadcast::channel(1024);
+        Self { frames }
+    }
+
+    fn send(&self, text: Utf8Bytes) {
+        // No receivers just means no browser is connected.
+        let _ = self.frames.send(text);
+    }
+
+    /// Keeps a subscription to `channel` open for the life of the process, reconnecting
+    /// with back-off. After any break every browser is told to resync, since notices
+    /// published meanwhile are gone.
+    pub async fn relay(self, client: redis::Client, channel: String) {
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            match client.get_async_pubsub().await {
+                Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
+                    Ok(()) => {
+                        tracing::info!(%channel, "live feed subscribed");
+                        backoff = Duration::from_millis(200);
+                        self.send(RESYNC);
+                        let mut messages = pubsub.on_message();
+                        while let Some(msg) = messages.next().await {
+                            match msg.get_payload::<String>() {
+                                Ok(text) => self.send(text.into()),
+                                Err(e) => tracing::warn!(error = %e, "unreadable notice"),
+                            }
+                        }
+                        tracing::warn!("live feed subscription ended");
+                    }
+                    Err(e) => tracing::warn!(error = %e, "live feed: subscribe failed"),
+                },
+                Err(e) => tracing::warn!(error = %e, "live feed: cannot reach Redis"),
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+}
+
+/// The fixed frames, as `FeedFrame::Hello` and `FeedFrame::Resync` serialise.
+const HELLO: Utf8Bytes = Utf8Bytes::from_static(r#"{"type":"hello"}"#);
+const RESYNC: Utf8Bytes = Utf8Bytes::from_static(r#"{"type":"resync"}"#);
+
+/// `GET /ws`: the live feed of one browser. The auth guard has already refused anonymous
+/// callers.
+pub async fn websocket(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+    let frames = state.hub.frames.subscribe();
+    upgrade.on_upgrade(move |socket| serve_socket(socket, frames))
+}
+
+async fn serve_socket(mut socket: WebSocket, mut frames: broadcast::Receiver<Utf8Bytes>) {
+    if send_text(&mut socket, HELLO).await.is_err() {
+        return;
+    }
+    loop {
+        tokio::select! {
+            frame = frames.recv() => {
+                let text = match frame {
+                    Ok(text) => text,
+                    Err(broadcast::error::RecvError::Lagged(_)) => RESYNC,
+                    Err(broadcast::error::RecvError::Closed) => break,
+                };
+                if send_text(&mut socket, text).await.is_err() {
+                    break;
+                }
+            }
+            incoming = socket.recv() => match incoming {
+                Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}
+
+async fn send_text(socket: &mut WebSocket, text: Utf8Bytes) -> Result<(), axum::Error> {
+    socket.send(WsMessage::Text(text)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixed_frames_match_their_serialisation() {
+        assert_eq!(
+            HELLO.as_str(),
+            serde_json::to_string(&FeedFrame::Hello).unwrap()
+        );
+        assert_eq!(
+            RESYNC.as_str(),
+            serde_json::to_string(&FeedFrame::Resync).unwrap()
+        );
+    }
+}

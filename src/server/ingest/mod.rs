@@ -1,0 +1,282 @@
+//! The ledger consumer. It reads `chatLedger` through a consumer group, applies each
+//! entry's projection, publishes a change notice and only then acknowledges the entry, so
+//! an entry whose effect is not stored is never lost: it stays pending and is read again.
+//!
+//! [`Consumer::try_execute_task`] does one step (one batch) and says what happened; the
+//! background loop in [`run`] calls it forever, and tests call it step by step.
+
+mod dead_letter;
+
+use std::time::Duration;
+
+use redis::{
+    AsyncCommands, RedisError, Value,
+    aio::MultiplexedConnection,
+    streams::{StreamId, StreamReadOptions, StreamReadReply},
+};
+use tokio::sync::watch;
+
+use crate::api::FeedFrame;
+use crate::contract::{Event, ParseError, RawEntry};
+use crate::server::feed::Publisher;
+use crate::server::projection::{self, Limits, Plan};
+use crate::server::store::{Applied, Store, StoreError};
+
+/// Where the consumer reads and who it is in the group.
+#[derive(Debug, Clone)]
+pub struct ConsumerConfig {
+    pub stream: String,
+    pub group: String,
+    pub consumer: String,
+    pub dead_stream: String,
+    pub batch: usize,
+    pub block: Duration,
+    pub limits: Limits,
+}
+
+/// Why a step failed. The entries of the step that were not acknowledged stay pending and
+/// are read again by the next step.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("redis: {0}")]
+    Redis(#[from] RedisError),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// What one step did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Entries whose effect was stored.
+    pub applied: usize,
+    /// Entries whose effect had been stored before.
+    pub duplicates: usize,
+    /// Entries that break the contract, moved to the dead-letter stream.
+    pub dead_lettered: usize,
+    /// Entries of a type the contract does not know.
+    pub unknown: usize,
+    /// Entries of a contract type this version does not project yet.
+    pub not_projected: usize,
+}
+
+impl Report {
+    pub fn entries(&self) -> usize {
+        self.applied + self.duplicates + self.dead_lettered + self.unknown + self.not_projected
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing to read within the block time.
+    Idle,
+    /// A batch was read and every entry of it acknowledged.
+    Processed(Report),
+}
+
+pub struct Consumer {
+    redis: MultiplexedConnection,
+    store: Store,
+    publisher: Publisher,
+    config: ConsumerConfig,
+    /// True until this consumer's own pending entries (left by a crash or a failed
+    /// step) have been re-read; new entries are read only after them.
+    recovering: bool,
+}
+
+impl Consumer {
+    /// Connects with its own Redis connection (blocking reads must not hold up other
+    /// commands, and need the response timeout off) and creates the group if missing.
+    pub async fn connect(
+        client: &redis::Client,
+        store: Store,
+        publisher: Publisher,
+        config: ConsumerConfig,
+    ) -> Result<Self, IngestError> {
+        let redis = client
+            .get_multiplexed_async_connection_with_config(
+                &redis::AsyncConnectionConfig::new().set_response_timeout(None),
+            )
+            .await?;
+        let mut consumer = Self {
+            redis,
+            store,
+            publisher,
+            config,
+            recovering: true,
+        };
+        consumer.ensure_group().await?;
+        Ok(consumer)
+    }
+
+    /// `XGROUP CREATE ... 0 MKSTREAM`: a new group starts at the beginning of the stream.
+    async fn ensure_group(&mut self) -> Result<(), IngestError> {
+        let created: Result<(), RedisError> = self
+            .redis
+            .xgroup_create_mkstream(&self.config.stream, &self.config.group, "0")
+            .await;
+        match created {
+            Err(e) if e.code() == Some("BUSYGROUP") => Ok(()),
+            other => Ok(other?),
+        }
+    }
+
+    /// Reads one batch (first this consumer's pending entries, then new ones), applies
+    /// it, and acknowledges what was stored.
+    pub async fn try_execute_task(&mut self) -> Result<Outcome, IngestError> {
+        let mut entries = Vec::new();
+        if self.recovering {
+            entries = self.read("0").await?;
+            self.recovering = !entries.is_empty();
+        }
+        if entries.is_empty() {
+            entries = self.read(">").await?;
+        }
+        if entries.is_empty() {
+            return Ok(Outcome::Idle);
+        }
+        let mut report = Report::default();
+        let mut done = Vec::with_capacity(entries.len());
+        let mut failure = None;
+        for entry in &entries {
+            match self.handle(entry, &mut report).await {
+                Ok(()) => done.push(entry.id.as_str()),
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        if !done.is_empty() {
+            let _: usize = self
+                .redis
+                .xack(&self.config.stream, &self.config.group, &done)
+                .await?;
+        }
+        match failure {
+            Some(e) => {
+                self.recovering = true;
+                Err(e)
+            }
+            None => Ok(Outcome::Processed(report)),
+        }
+    }
+
+    /// XREADGROUP from `from`: `0` re-reads this consumer's pending entries, `>` waits up
+    /// to the block time for new ones.
+    async fn read(&mut self, from: &str) -> Result<Vec<StreamId>, IngestError> {
+        let mut options = StreamReadOptions::default()
+            .group(&self.config.group, &self.config.consumer)
+            .count(self.config.batch);
+        if from == ">" {
+            options = options.block(self.config.block.as_millis() as usize);
+        }
+        let reply: Option<StreamReadReply> = self
+            .redis
+            .xread_options(&[&self.config.stream], &[from], &options)
+            .await?;
+        Ok(reply
+            .map(|r| r.keys.into_iter().flat_map(|k| k.ids).collect())
+            .unwrap_or_default())
+    }
+
+    async fn handle(&mut self, entry: &StreamId, report: &mut Report) -> Result<(), IngestError> {
+        let raw = match raw_entry(entry) {
+            Ok(raw) => raw,
+            Err(reason) => {
+                return self.dead_letter(entry, &reason, report).await;
+            }
+        };
+        let event = match Event::parse(&raw) {
+            Ok(event) => event,
+            Err(reason) => return self.dead_letter(entry, &reason, report).await,
+        };
+        match projection::plan(&event, &self.config.limits) {
+            Plan::Apply(projection) => {
+                let applied = self
+                    .store
+                    .apply(event.conv(), &event.id.key(), projection.update)
+                    .await?;
+                match applied {
+                    Applied::Changed(conversation) => {
+                        report.applied += 1;
+                        let frame = FeedFrame::Change {
+                            conversation,
+                            message: projection.message,
+                        };
+                        // The effect is stored; a lost notice is repaired by the browsers'
+                        // resync, so it does not hold up the stream.
+                        if let Err(e) = self.publisher.publish(&frame).await {
+                            tracing::warn!(error = %e, "change notice not published");
+                        }
+                    }
+                    Applied::Duplicate => report.duplicates += 1,
+                }
+            }
+            Plan::NotProjected => report.not_projected += 1,
+            Plan::Unknown => {
+                tracing::debug!(typ = %event.envelope.typ, "unknown event type");
+                report.unknown += 1;
+            }
+        }
+        Ok(())
+    }
+
+    async fn dead_letter(
+        &mut self,
+        entry: &StreamId,
+        reason: &ParseError,
+        report: &mut Report,
+    ) -> Result<(), IngestError> {
+        tracing::warn!(entry = %entry.id, %reason, "entry moved to the dead-letter stream");
+        dead_letter::copy(&mut self.redis, &self.config, entry, &reason.to_string()).await?;
+        report.dead_lettered += 1;
+        Ok(())
+    }
+}
+
+/// The entry's fields as text; a value that is not UTF-8 breaks the contract.
+fn raw_entry(entry: &StreamId) -> Result<RawEntry, ParseError> {
+    let mut fields = Vec::with_capacity(entry.map.len());
+    for (name, value) in &entry.map {
+        let text = match value {
+            Value::BulkString(bytes) => std::str::from_utf8(bytes)
+                .map_err(|_| ParseError::NotText(name.clone()))?
+                .to_owned(),
+            Value::SimpleString(s) => s.clone(),
+            Value::Int(i) => i.to_string(),
+            _ => return Err(ParseError::NotText(name.clone())),
+        };
+        fields.push((name.clone(), text));
+    }
+    Ok(RawEntry::new(entry.id.clone(), fields))
+}
+
+/// Runs the consumer until `shutdown` turns true, backing off after failures. A step in
+/// hand is always finished (and its entries acknowledged) before stopping.
+pub async fn run(mut consumer: Consumer, mut shutdown: watch::Receiver<bool>) {
+    let mut backoff = Duration::from_millis(100);
+    tracing::info!(
+        stream = %consumer.config.stream,
+        group = %consumer.config.group,
+        consumer = %consumer.config.consumer,
+        "ingest started"
+    );
+    while !*shutdown.borrow() {
+        match consumer.try_execute_task().await {
+            Ok(Outcome::Processed(report)) => {
+                backoff = Duration::from_millis(100);
+                tracing::debug!(?report, "batch applied");
+            }
+            Ok(Outcome::Idle) => backoff = Duration::from_millis(100),
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in = ?backoff, "ingest step failed");
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = shutdown.changed() => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+    tracing::info!("ingest stopped");
+}

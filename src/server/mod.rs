@@ -1,0 +1,13 @@
+//! Everything that runs only in the server process: configuration, the ledger consumer,
+//! the projections and their store, the live feed and authentication. The browser build
+//! never sees this module; the UI reaches it through the `#[server]` functions in
+//! [`crate::api`].
+
+pub mod auth;
+pub mod config;
+pub mod feed;
+pub mod ingest;
+pub mod projection;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,47 @@
+//! `user_input` and `assistant_response`: one transcript message each. The transcript is
+//! kept sorted by (`seq`, time) whatever order events arrive in, and trimmed to the
+//! newest messages allowed by [`Limits`].
+
+use mongodb::bson::{Bson, DateTime, doc};
+
+use super::{Limits, Projection};
+use crate::api::Message;
+use crate::contract::{Event, Utterance};
+
+pub fn project(event: &Event, utterance: &Utterance, limits: &Limits) -> Projection {
+    let at = DateTime::from_millis(event.at_ms);
+    let speaker: &'static str = utterance.speaker.into();
+    let stored = doc! {
+        "seq": event.envelope.seq.map_or(Bson::Null, Bson::Int64),
+        "entry_id": &event.envelope.entry_id,
+        "speaker": speaker,
+        "agent": &event.envelope.agent,
+        "text": &utterance.text,
+        "rationale": utterance.rationale.as_deref().map_or(Bson::Null, Bson::from),
+        "answer_input_type": utterance.answer_input_type.as_deref().map_or(Bson::Null, Bson::from),
+        "end_conversation": utterance.end_conversation,
+        "at": at,
+    };
+    let update = doc! {
+        "$push": { "messages": {
+            "$each": [stored],
+            "$sort": { "seq": 1, "at": 1 },
+            "$slice": -(limits.transcript as i64),
+        } },
+        "$inc": { "message_count": 1_i64 },
+        "$min": { "started_at": at },
+        "$max": { "last_activity_at": at },
+        "$setOnInsert": { "status": "active" },
+    };
+    Projection {
+        update,
+        message: Some(Message {
+            seq: event.envelope.seq,
+            speaker: speaker.to_owned(),
+            text: utterance.text.clone(),
+            rationale: utterance.rationale.clone(),
+            answer_input_type: utterance.answer_input_type.clone(),
+            at_ms: event.at_ms,
+        }),
+    }
+}

@@ -1,0 +1,58 @@
+//! Projectors: one per event type, each a pure function from an [`Event`] to the MongoDB
+//! update that records its effect on the conversation document. Pure, so the rules can be
+//! tested without a database; the store adds the de-duplication bookkeeping
+//! ([`crate::server::store::Store::apply`]) in the same write.
+
+mod message;
+mod started;
+
+use mongodb::bson::Document;
+
+use crate::api::Message;
+use crate::contract::{Body, Event, EventKind};
+
+/// Settings that bound what a conversation document keeps.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Newest transcript messages kept per conversation (EVENTS.md §6).
+    pub transcript: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { transcript: 2_000 }
+    }
+}
+
+/// The effect of one event on its conversation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Projection {
+    /// Update operators for the conversation document.
+    pub update: Document,
+    /// The transcript message the event adds, for the live feed.
+    pub message: Option<Message>,
+}
+
+/// What to do with a parsed event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plan {
+    Apply(Projection),
+    /// A contract type whose projector is not built yet: acknowledged, not projected.
+    NotProjected,
+    /// A type the contract does not know: acknowledged and counted.
+    Unknown,
+}
+
+pub fn plan(event: &Event, limits: &Limits) -> Plan {
+    match (&event.kind, &event.body) {
+        (EventKind::ConversationStarted, Body::Started { .. }) => {
+            Plan::Apply(started::project(event))
+        }
+        (_, Body::Message(utterance)) => Plan::Apply(message::project(event, utterance, limits)),
+        (EventKind::Unknown(_), _) => Plan::Unknown,
+        _ => Plan::NotProjected,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,185 @@
+//! Wiring: connects to Redis and MongoDB, starts the background tasks (ledger consumer,
+//! live-feed relay) and serves the Leptos app, its server functions and the WebSocket
+//! behind the login guard. Shuts down on SIGTERM or Ctrl-C, letting ingest finish the
+//! batch in hand.
+
+use axum::{
+    Router,
+    extract::FromRef,
+    middleware,
+    routing::{get, post},
+};
+use axum_login::AuthManagerLayerBuilder;
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use tokio::sync::watch;
+use tower_sessions::{Expiry, SessionManagerLayer, cookie::Key, cookie::SameSite};
+
+use crate::app::{App, shell};
+use crate::server::auth::{self, Backend};
+use crate::server::config::{ConfigError, ServeSettings};
+use crate::server::feed::{self, Hub, Publisher};
+use crate::server::ingest::{self, Consumer, ConsumerConfig, IngestError};
+use crate::server::projection::Limits;
+use crate::server::store::{MongoSessionStore, StartError, Store};
+
+/// Shared by every request handler and server function.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub store: Store,
+    pub hub: Hub,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("MongoDB: {0}")]
+    Store(#[from] StartError),
+    #[error("Redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("ledger consumer: {0}")]
+    Ingest(#[from] IngestError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Connects to Redis from `url`, explaining a malformed URL.
+pub fn redis_client(url: &str) -> Result<redis::Client, ConfigError> {
+    redis::Client::open(url).map_err(|e| ConfigError::BadRedisUrl(e.to_string()))
+}
+
+pub async fn serve(settings: ServeSettings) -> Result<(), ServeError> {
+    let conf = get_configuration(Some("Leptos.toml"))
+        .or_else(|_| get_configuration(None))
+        .map_err(|e| ConfigError::Leptos(e.to_string()))?;
+    let leptos_options = conf.leptos_options;
+    let addr = leptos_options.site_addr;
+
+    let store = Store::connect(&settings.common.database_uri).await?;
+    let redis = redis_client(&settings.common.redis_url)?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+
+    let hub = Hub::new();
+    tokio::spawn(
+        hub.clone()
+            .relay(redis.clone(), settings.common.changes_channel()),
+    );
+
+    let ingest_task = if settings.enable_event_processing {
+        let publisher = Publisher::new(
+            redis::aio::ConnectionManager::new(redis.clone()).await?,
+            settings.common.changes_channel(),
+        );
+        let consumer = Consumer::connect(
+            &redis,
+            store.clone(),
+            publisher,
+            ConsumerConfig {
+                stream: settings.common.ledger_stream.clone(),
+                group: settings.common.ledger_group.clone(),
+                consumer: settings.consumer_name(),
+                dead_stream: settings.common.dead_stream.clone(),
+                batch: settings.ingest_batch.max(1),
+                block: settings.block_for(),
+                limits: Limits::default(),
+            },
+        )
+        .await?;
+        Some(tokio::spawn(ingest::run(consumer, shutdown_rx.clone())))
+    } else {
+        tracing::info!("event processing disabled: serving only");
+        None
+    };
+
+    let state = AppState {
+        leptos_options: leptos_options.clone(),
+        store: store.clone(),
+        hub,
+    };
+    let app = router(state, &settings)?;
+
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    tracing::info!("serving on http://{addr}");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+
+    let _ = shutdown_tx.send(true);
+    if let Some(task) = ingest_task {
+        let _ = task.await;
+    }
+    Ok(())
+}
+
+fn router(state: AppState, settings: &ServeSettings) -> Result<Router, ServeError> {
+    let key = match &settings.session_secret {
+        Some(secret) if secret.len() >= 32 => Key::derive_from(secret.as_bytes()),
+        Some(secret) => return Err(ConfigError::ShortSessionSecret(secret.len()).into()),
+        None => {
+            tracing::warn!("SESSION_SECRET is not set: sessions end when this process stops");
+            Key::generate()
+        }
+    };
+    let sessions = SessionManagerLayer::new(MongoSessionStore::new(&state.store))
+        .with_name("billie_session")
+        .with_secure(settings.secure_cookies)
+        .with_same_site(SameSite::Lax)
+        .with_http_only(true)
+        .with_expiry(Expiry::OnInactivity(time::Duration::hours(8)))
+        .with_signed(key);
+    let auth_layer =
+        AuthManagerLayerBuilder::new(Backend::new(state.store.clone()), sessions).build();
+
+    let routes = generate_route_list(App);
+    let options = state.leptos_options.clone();
+    let app = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/login", post(auth::login))
+        .route("/logout", post(auth::logout))
+        .route("/ws", get(feed::websocket))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            {
+                let state = state.clone();
+                move || provide_context(state.clone())
+            },
+            move || shell(options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn(auth::guard))
+        .layer(auth_layer)
+        .with_state(state);
+    Ok(app)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,336 @@
+//! MongoDB access. The projections (`conversations`) are written only by ingest through
+//! [`Store::apply`]; the web side only reads them. Users and sessions live beside them so
+//! every web process shares one view of who is signed in.
+
+mod sessions;
+mod users;
+
+pub use sessions::MongoSessionStore;
+pub use users::{NewUser, Role, UserDoc, UserError, check_password, normalise_email};
+
+use mongodb::{
+    Client, Collection, Database, IndexModel,
+    bson::{self, Document, doc},
+    error::{Error as MongoError, ErrorKind, WriteFailure},
+    options::{IndexOptions, ReturnDocument},
+};
+use serde::Deserialize;
+
+use crate::api::{ConversationDetail, ConversationPage, ConversationSummary, Message};
+use crate::server::config::ConfigError;
+
+/// A failure of the store. Ingest treats every one as transient: the entry stays
+/// unacknowledged and is retried.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Mongo(#[from] MongoError),
+    #[error("stored document is malformed: {0}")]
+    Malformed(#[from] bson::de::Error),
+    #[error("list cursor is malformed")]
+    BadCursor,
+}
+
+/// What applying an event did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Applied {
+    /// The conversation changed; this is its state after the change.
+    Changed(ConversationSummary),
+    /// The event had been applied before; nothing changed.
+    Duplicate,
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: Database,
+    conversations: Collection<Document>,
+}
+
+/// Fields of a conversation document that the list needs (never the transcript).
+const SUMMARY_FIELDS: &[&str] = &[
+    "_id",
+    "application_number",
+    "customer_id",
+    "status",
+    "started_at",
+    "last_activity_at",
+    "message_count",
+    "version",
+];
+
+impl Store {
+    /// Connects to the database named in `uri` and makes sure its indexes exist.
+    pub async fn connect(uri: &str) -> Result<Self, StartError> {
+        let client = Client::with_uri_str(uri)
+            .await
+            .map_err(|e| StartError::Config(ConfigError::BadDatabaseUri(e.to_string())))?;
+        let db = client
+            .default_database()
+            .ok_or(StartError::Config(ConfigError::NoDatabaseName))?;
+        let store = Self {
+            conversations: db.collection("conversations"),
+            db,
+        };
+        store.ensure_indexes().await?;
+        Ok(store)
+    }
+
+    async fn ensure_indexes(&self) -> Result<(), StoreError> {
+        self.conversations
+            .create_index(
+                IndexModel::builder()
+                    .keys(doc! { "last_activity_at": -1, "_id": -1 })
+                    .options(
+                        IndexOptions::builder()
+                            .name("by_activity".to_owned())
+                            .build(),
+                    )
+                    .build(),
+            )
+            .await?;
+        self.users()
+            .create_index(
+                IndexModel::builder()
+                    .keys(doc! { "email": 1 })
+                    .options(
+                        IndexOptions::builder()
+                            .name("email_unique".to_owned())
+                            .unique(true)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Round trip to the server, for readiness checks.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.db.run_command(doc! { "ping": 1 }).await?;
+        Ok(())
+    }
+
+    /// Applies `update` to conversation `conv` unless the event `event_key` was applied
+    /// before, creating the conversation if it does not exist. The event's key is recorded
+    /// in the same write as its effect, so a crash between the two cannot happen.
+    pub async fn apply(
+        &self,
+        conv: &str,
+        event_key: &str,
+        mut update: Document,
+    ) -> Result<Applied, StoreError> {
+        let filter = doc! { "_id": conv, "applied": { "$ne": event_key } };
+        update.insert("$addToSet", doc! { "applied": event_key });
+        let mut inc = update.get_document("$inc").cloned().unwrap_or_default();
+        inc.insert("version", 1_i64);
+        update.insert("$inc", inc);
+
+        let projection = summary_projection();
+        let attempt = |upsert: bool| {
+            self.conversations
+                .find_one_and_update(filter.clone(), update.clone())
+                .upsert(upsert)
+                .projection(projection.clone())
+                .return_document(ReturnDocument::After)
+        };
+        let result = match attempt(true).await {
+            // The document exists and already holds the event: the upsert's insert
+            // collides on `_id`. Or another worker created the document a moment ago;
+            // a second, non-inserting attempt tells the two apart.
+            Err(e) if is_duplicate_key(&e) => attempt(false).await?,
+            other => other?,
+        };
+        match result {
+            Some(doc) => Ok(Applied::Changed(
+                bson::from_document::<SummaryDoc>(doc)?.into(),
+            )),
+            None => Ok(Applied::Duplicate),
+        }
+    }
+
+    /// A page of conversations, most recent activity first (keyset pagination on
+    /// `(last_activity_at, _id)`, so new activity never shifts later pages).
+    pub async fn list_conversations(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<ConversationPage, StoreError> {
+        let filter = match after {
+            None => doc! {},
+            Some(cursor) => {
+                let (ms, id) = parse_cursor(cursor).ok_or(StoreError::BadCursor)?;
+                let at = bson::DateTime::from_millis(ms);
+                doc! { "$or": [
+                    { "last_activity_at": { "$lt": at } },
+                    { "last_activity_at": at, "_id": { "$lt": id } },
+                ] }
+            }
+        };
+        let limit = limit.clamp(1, 200);
+        let mut cursor = self
+            .conversations
+            .find(filter)
+            .sort(doc! { "last_activity_at": -1, "_id": -1 })
+            .projection(summary_projection())
+            .limit(limit as i64 + 1)
+            .await?;
+        let mut items = Vec::with_capacity(limit + 1);
+        while cursor.advance().await? {
+            let doc: SummaryDoc = bson::from_slice(cursor.current().as_bytes())?;
+            items.push(ConversationSummary::from(doc));
+        }
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(make_cursor)
+        } else {
+            None
+        };
+        Ok(ConversationPage { items, next })
+    }
+
+    /// One conversation with its transcript.
+    pub async fn get_conversation(
+        &self,
+        id: &str,
+    ) -> Result<Option<ConversationDetail>, StoreError> {
+        let Some(doc) = self
+            .conversations
+            .find_one(doc! { "_id": id })
+            .projection(doc! { "applied": 0 })
+            .await?
+        else {
+            return Ok(None);
+        };
+        let doc: ConversationDoc = bson::from_document(doc)?;
+        Ok(Some(ConversationDetail {
+            summary: doc.summary.into(),
+            messages: doc.messages.into_iter().map(Message::from).collect(),
+        }))
+    }
+
+    pub(crate) fn users(&self) -> Collection<UserDoc> {
+        self.db.collection("users")
+    }
+
+    pub(crate) fn sessions(&self) -> Collection<Document> {
+        self.db.collection("sessions")
+    }
+}
+
+/// A store that cannot be reached or used at start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn summary_projection() -> Document {
+    SUMMARY_FIELDS
+        .iter()
+        .map(|f| (f.to_string(), 1.into()))
+        .collect()
+}
+
+fn is_duplicate_key(e: &MongoError) -> bool {
+    match e.kind.as_ref() {
+        ErrorKind::Write(WriteFailure::WriteError(w)) => w.code == 11000,
+        ErrorKind::Command(c) => c.code == 11000,
+        _ => false,
+    }
+}
+
+fn make_cursor(s: &ConversationSummary) -> String {
+    format!("{}:{}", s.last_activity_ms.unwrap_or(0), s.id)
+}
+
+fn parse_cursor(cursor: &str) -> Option<(i64, &str)> {
+    let (ms, id) = cursor.split_once(':')?;
+    Some((ms.parse().ok()?, id))
+}
+
+#[derive(Debug, Deserialize)]
+struct SummaryDoc {
+    #[serde(rename = "_id")]
+    id: String,
+    application_number: Option<String>,
+    customer_id: Option<String>,
+    #[serde(default)]
+    status: String,
+    started_at: Option<bson::DateTime>,
+    last_activity_at: Option<bson::DateTime>,
+    #[serde(default)]
+    message_count: i64,
+    #[serde(default)]
+    version: i64,
+}
+
+#[derive(Debug, Deserialize)]
+struct ConversationDoc {
+    #[serde(flatten)]
+    summary: SummaryDoc,
+    #[serde(default)]
+    messages: Vec<MessageDoc>,
+}
+
+/// A transcript message as stored (see `projection::message`).
+#[derive(Debug, Deserialize)]
+struct MessageDoc {
+    seq: Option<i64>,
+    speaker: String,
+    #[serde(default)]
+    text: String,
+    rationale: Option<String>,
+    answer_input_type: Option<String>,
+    at: bson::DateTime,
+}
+
+impl From<SummaryDoc> for ConversationSummary {
+    fn from(d: SummaryDoc) -> Self {
+        Self {
+            id: d.id,
+            application_number: d.application_number,
+            customer_id: d.customer_id,
+            status: d.status,
+            started_at_ms: d.started_at.map(|t| t.timestamp_millis()),
+            last_activity_ms: d.last_activity_at.map(|t| t.timestamp_millis()),
+            message_count: d.message_count,
+            version: d.version,
+        }
+    }
+}
+
+impl From<MessageDoc> for Message {
+    fn from(m: MessageDoc) -> Self {
+        Self {
+            seq: m.seq,
+            speaker: m.speaker,
+            text: m.text,
+            rationale: m.rationale,
+            answer_input_type: m.answer_input_type,
+            at_ms: m.at.timestamp_millis(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trips_ids_with_colons() {
+        let summary = ConversationSummary {
+            id: "a:b".into(),
+            application_number: None,
+            customer_id: None,
+            status: "active".into(),
+            started_at_ms: None,
+            last_activity_ms: Some(42),
+            message_count: 0,
+            version: 1,
+        };
+        assert_eq!(parse_cursor(&make_cursor(&summary)), Some((42, "a:b")));
+        assert_eq!(parse_cursor("nonsense"), None);
+    }
+}

@@ -1,0 +1,162 @@
+//! A fresh, isolated ledger + store per test, and the contract fixtures.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use billie_dashboard::server::feed::Publisher;
+use billie_dashboard::server::ingest::{Consumer, ConsumerConfig, Outcome, Report};
+use billie_dashboard::server::projection::Limits;
+use billie_dashboard::server::store::Store;
+use redis::AsyncCommands;
+use serde_json::Value;
+
+pub struct TestEnv {
+    pub redis: redis::Client,
+    pub conn: redis::aio::MultiplexedConnection,
+    pub store: Store,
+    pub stream: String,
+    pub group: String,
+    pub dead_stream: String,
+    pub channel: String,
+}
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the tests with scripts/test, which starts the servers")
+    })
+}
+
+fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{prefix}{}_{}_{}",
+        std::process::id(),
+        nanos,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+impl TestEnv {
+    pub async fn new() -> Self {
+        let redis = redis::Client::open(env("TEST_REDIS_URL")).unwrap();
+        let conn = redis.get_multiplexed_async_connection().await.unwrap();
+        let name = unique("t");
+        let database_uri = format!(
+            "{}/{name}?directConnection=true&retryWrites=false&maxIdleTimeMS=60000",
+            env("TEST_MONGODB_URL").trim_end_matches('/')
+        );
+        let store = Store::connect(&database_uri).await.unwrap();
+        let stream = format!("{name}:chatLedger");
+        Self {
+            redis,
+            conn,
+            store,
+            group: "supervisor-dashboard".into(),
+            dead_stream: format!("{stream}:dead"),
+            channel: format!("{stream}:changes"),
+            stream,
+        }
+    }
+
+    pub async fn consumer(&self, name: &str) -> Consumer {
+        let publisher = Publisher::new(
+            redis::aio::ConnectionManager::new(self.redis.clone())
+                .await
+                .unwrap(),
+            self.channel.clone(),
+        );
+        Consumer::connect(
+            &self.redis,
+            self.store.clone(),
+            publisher,
+            ConsumerConfig {
+                stream: self.stream.clone(),
+                group: self.group.clone(),
+                consumer: name.into(),
+                dead_stream: self.dead_stream.clone(),
+                batch: 16,
+                block: Duration::from_millis(50),
+                limits: Limits::default(),
+            },
+        )
+        .await
+        .unwrap()
+    }
+
+    /// XADDs each entry's fields, in order.
+    pub async fn append(&self, entries: &[Vec<(String, String)>]) {
+        let mut conn = self.conn.clone();
+        for fields in entries {
+            let _: String = conn.xadd(&self.stream, "*", fields).await.unwrap();
+        }
+    }
+
+    /// Steps `consumer` until the stream has nothing more for it; the summed report.
+    pub async fn drain(&self, consumer: &mut Consumer) -> Report {
+        let mut total = Report::default();
+        for _ in 0..1000 {
+            match consumer.try_execute_task().await.unwrap() {
+                Outcome::Idle => return total,
+                Outcome::Processed(r) => {
+                    total.applied += r.applied;
+                    total.duplicates += r.duplicates;
+                    total.dead_lettered += r.dead_lettered;
+                    total.unknown += r.unknown;
+                    total.not_projected += r.not_projected;
+                }
+            }
+        }
+        panic!("the consumer never went idle");
+    }
+
+    /// Entries delivered to the group but not acknowledged.
+    pub async fn pending(&self) -> usize {
+        let mut conn = self.conn.clone();
+        let reply: redis::streams::StreamPendingReply =
+            conn.xpending(&self.stream, &self.group).await.unwrap();
+        reply.count()
+    }
+}
+
+pub fn fixtures_dir() -> PathBuf {
+    std::env::var_os("CONTRACT_FIXTURES").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/contract/fixtures"),
+        PathBuf::from,
+    )
+}
+
+/// The stream entries of a fixture file, as (fields, whole line).
+pub fn fixture(name: &str) -> Vec<(Vec<(String, String)>, Value)> {
+    let text = std::fs::read_to_string(fixtures_dir().join(name)).unwrap();
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let value: Value = serde_json::from_str(line).unwrap();
+            let fields = value["fields"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+                .collect();
+            (fields, value)
+        })
+        .collect()
+}
+
+pub fn fixture_fields(name: &str) -> Vec<Vec<(String, String)>> {
+    fixture(name).into_iter().map(|(f, _)| f).collect()
+}
+
+pub fn expected() -> Vec<Value> {
+    let text = std::fs::read_to_string(fixtures_dir().join("expected.json")).unwrap();
+    serde_json::from_str::<Value>(&text)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}

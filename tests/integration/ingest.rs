@@ -1,0 +1,234 @@
+//! The ledger consumer against real Redis and the real store.
+
+use billie_dashboard::api::FeedFrame;
+use billie_dashboard::server::ingest::Outcome;
+use futures::StreamExt;
+use redis::AsyncCommands;
+use redis::streams::StreamRangeReply;
+
+use crate::helpers::{TestEnv, expected, fixture, fixture_fields};
+
+#[tokio::test]
+async fn fixture_conversations_are_projected_with_their_messages() {
+    let env = TestEnv::new().await;
+    env.append(&fixture_fields("conversations.jsonl")).await;
+    let mut consumer = env.consumer("c1").await;
+
+    let report = env.drain(&mut consumer).await;
+
+    assert_eq!(
+        report.entries(),
+        fixture_fields("conversations.jsonl").len()
+    );
+    assert_eq!(report.dead_lettered, 0);
+    assert_eq!(env.pending().await, 0, "every entry is acknowledged");
+    for want in expected() {
+        let id = want["conversation_id"].as_str().unwrap();
+        let got = env.store.get_conversation(id).await.unwrap().unwrap();
+        assert_eq!(
+            got.messages.len() as u64,
+            want["messages"].as_u64().unwrap(),
+            "messages of {id}"
+        );
+        assert_eq!(
+            got.summary.message_count as u64,
+            want["messages"].as_u64().unwrap()
+        );
+        assert_eq!(
+            got.summary.application_number.as_deref(),
+            want["application_number"].as_str()
+        );
+        assert_eq!(
+            got.summary.customer_id.as_deref(),
+            want["customer_id"].as_str()
+        );
+        assert_eq!(got.summary.status, "active");
+        let seqs: Vec<_> = got.messages.iter().map(|m| m.seq).collect();
+        let mut sorted = seqs.clone();
+        sorted.sort();
+        assert_eq!(seqs, sorted, "transcript of {id} is in seq order");
+    }
+    let page = env.store.list_conversations(None, 50).await.unwrap();
+    assert_eq!(page.items.len(), expected().len());
+    assert!(page.next.is_none());
+}
+
+#[tokio::test]
+async fn entries_delivered_twice_change_nothing() {
+    let env = TestEnv::new().await;
+    let entries = fixture_fields("conversations.jsonl");
+    env.append(&entries).await;
+    env.append(&entries).await;
+    let mut consumer = env.consumer("c1").await;
+
+    let report = env.drain(&mut consumer).await;
+
+    assert_eq!(report.duplicates, report.applied, "{report:?}");
+    for want in expected() {
+        let id = want["conversation_id"].as_str().unwrap();
+        let got = env.store.get_conversation(id).await.unwrap().unwrap();
+        assert_eq!(
+            got.messages.len() as u64,
+            want["messages"].as_u64().unwrap()
+        );
+    }
+}
+
+#[tokio::test]
+async fn messages_arriving_before_the_start_are_kept_and_ordered() {
+    let env = TestEnv::new().await;
+    let mut entries = fixture_fields("conversations.jsonl");
+    entries.reverse();
+    env.append(&entries).await;
+    let mut consumer = env.consumer("c1").await;
+    env.drain(&mut consumer).await;
+
+    for want in expected() {
+        let id = want["conversation_id"].as_str().unwrap();
+        let got = env.store.get_conversation(id).await.unwrap().unwrap();
+        assert_eq!(
+            got.messages.len() as u64,
+            want["messages"].as_u64().unwrap()
+        );
+        assert_eq!(
+            got.summary.application_number.as_deref(),
+            want["application_number"].as_str()
+        );
+        let seqs: Vec<_> = got.messages.iter().map(|m| m.seq).collect();
+        let mut sorted = seqs.clone();
+        sorted.sort();
+        assert_eq!(seqs, sorted);
+    }
+}
+
+#[tokio::test]
+async fn bad_entries_go_to_the_dead_letter_stream_and_the_stream_flows_on() {
+    let env = TestEnv::new().await;
+    let bad = fixture("bad.jsonl");
+    env.append(&bad.iter().map(|(f, _)| f.clone()).collect::<Vec<_>>())
+        .await;
+    env.append(&fixture_fields("conversations.jsonl")[..2])
+        .await;
+    let mut consumer = env.consumer("c1").await;
+
+    let report = env.drain(&mut consumer).await;
+
+    assert_eq!(report.dead_lettered, bad.len());
+    assert_eq!(report.applied, 2);
+    assert_eq!(env.pending().await, 0);
+    let mut conn = env.conn.clone();
+    let dead: StreamRangeReply = conn.xrange_all(&env.dead_stream).await.unwrap();
+    let originals: StreamRangeReply = conn.xrange_all(&env.stream).await.unwrap();
+    assert_eq!(dead.ids.len(), bad.len());
+    for ((entry, (fields, line)), original) in dead.ids.iter().zip(&bad).zip(&originals.ids) {
+        let reason: String = entry.get("reason").unwrap();
+        let expected = line["expect_reason"].as_str().unwrap();
+        assert!(reason.starts_with(expected), "{reason:?} for {expected:?}");
+        let original_id: String = entry.get("original_id").unwrap();
+        assert_eq!(original_id, original.id);
+        for (name, value) in fields {
+            let copied: String = entry.get(&format!("original.{name}")).unwrap();
+            assert_eq!(&copied, value, "field {name} is kept");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_restarted_consumer_first_finishes_what_it_had_read() {
+    let env = TestEnv::new().await;
+    let entries = fixture_fields("conversations.jsonl");
+    env.append(&entries).await;
+    // A first life of consumer "c1" reads a batch and dies before acknowledging it.
+    let crashed = env.consumer("c1").await;
+    drop(crashed);
+    let mut conn = env.conn.clone();
+    let _: redis::Value = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg(&env.group)
+        .arg("c1")
+        .arg("COUNT")
+        .arg(5)
+        .arg("STREAMS")
+        .arg(&env.stream)
+        .arg(">")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(env.pending().await, 5);
+
+    let mut restarted = env.consumer("c1").await;
+    let report = env.drain(&mut restarted).await;
+
+    assert_eq!(report.entries(), entries.len());
+    assert_eq!(env.pending().await, 0);
+    let first = &expected()[0];
+    let got = env
+        .store
+        .get_conversation(first["conversation_id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        got.messages.len() as u64,
+        first["messages"].as_u64().unwrap()
+    );
+}
+
+#[tokio::test]
+async fn a_change_notice_follows_each_stored_effect() {
+    let env = TestEnv::new().await;
+    let mut pubsub = env.redis.get_async_pubsub().await.unwrap();
+    pubsub.subscribe(&env.channel).await.unwrap();
+    let entries = fixture_fields("conversations.jsonl");
+    env.append(&entries[..3]).await;
+    let mut consumer = env.consumer("c1").await;
+    assert!(matches!(
+        consumer.try_execute_task().await.unwrap(),
+        Outcome::Processed(_)
+    ));
+
+    let mut messages = pubsub.on_message();
+    let mut versions = Vec::new();
+    for _ in 0..3 {
+        let text: String = messages.next().await.unwrap().get_payload().unwrap();
+        match serde_json::from_str::<FeedFrame>(&text).unwrap() {
+            FeedFrame::Change {
+                conversation,
+                message,
+            } => {
+                versions.push(conversation.version);
+                assert_eq!(message.is_some(), conversation.message_count > 0);
+            }
+            other => panic!("unexpected frame {other:?}"),
+        }
+    }
+    assert_eq!(versions, [1, 2, 3]);
+}
+
+#[tokio::test]
+async fn unknown_types_and_not_yet_projected_types_are_acknowledged() {
+    let env = TestEnv::new().await;
+    let owned = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect::<Vec<_>>()
+    };
+    env.append(&[
+        owned(&[("conv", "x"), ("typ", "sentiment_scored"), ("agt", "a")]),
+        owned(&[
+            ("conv", "x"),
+            ("typ", "final_decision"),
+            ("agt", "a"),
+            ("payload", r#"{"decision":"APPROVED"}"#),
+        ]),
+    ])
+    .await;
+    let mut consumer = env.consumer("c1").await;
+    let report = env.drain(&mut consumer).await;
+    assert_eq!((report.unknown, report.not_projected), (1, 1));
+    assert_eq!(env.pending().await, 0);
+    let mut conn = env.conn.clone();
+    let len: usize = conn.xlen(&env.dead_stream).await.unwrap();
+    assert_eq!(len, 0);
+}

@@ -1,0 +1,9 @@
+//! Integration tests against a real Redis and a real MongoDB-wire server.
+//!
+//! They need `TEST_REDIS_URL` (e.g. `redis://127.0.0.1:16379`) and `TEST_MONGODB_URL`
+//! (a server address without a database, e.g. `mongodb://127.0.0.1:27117`); the test
+//! command (`scripts/test`) starts both on free ports. Every test uses its own stream
+//! names and database, so they run in parallel against the same servers.
+
+mod helpers;
+mod ingest;
