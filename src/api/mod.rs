@@ -58,6 +58,10 @@ pub struct Me {
 /// browser as JSON text.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "frames are short-lived; nearly all are changes"
+)]
 pub enum FeedFrame {
     /// Sent once after connecting: everything before it must be fetched, not awaited.
     Hello,

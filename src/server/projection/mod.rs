@@ -35,6 +35,10 @@ pub struct Projection {
 
 /// What to do with a parsed event.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "built and consumed once per event; boxing would only add an allocation"
+)]
 pub enum Plan {
     Apply(Projection),
     /// A contract type whose projector is not built yet: acknowledged, not projected.

@@ -1,0 +1,90 @@
+// The walking skeleton: a supervisor signs in, sees a fixture conversation, opens it, and
+// watches a new message arrive live, without a reload. Anonymous callers get nothing.
+import { expect, test } from '@playwright/test';
+import { appendEntries, hydrated, signIn } from './support';
+
+const CONV = 'cd613e30-d8f1-6adf-91b7-584a2265b1f5';
+
+test('anonymous visitors are sent to the login page', async ({ page }) => {
+  await page.goto('/conversations');
+  await expect(page).toHaveURL(/\/login\?next=%2Fconversations$/);
+  await expect(page.getByRole('button', { name: 'Sign in' })).toBeVisible();
+});
+
+test('anonymous calls to a server function are refused with 401', async ({ request }) => {
+  const res = await request.post('/api/conversations/list', { form: {} });
+  expect(res.status()).toBe(401);
+});
+
+test('anonymous WebSocket connections are refused', async ({ page }) => {
+  await page.goto('/login');
+  const outcome = await page.evaluate(
+    () =>
+      new Promise<string>((resolve) => {
+        const ws = new WebSocket(`ws://${location.host}/ws`);
+        ws.onopen = () => resolve('open');
+        ws.onerror = () => resolve('refused');
+        setTimeout(() => resolve('timeout'), 5000);
+      }),
+  );
+  expect(outcome).toBe('refused');
+});
+
+test('a wrong password is refused with a clear message', async ({ page }) => {
+  await page.goto('/login');
+  await page.getByLabel('Email').fill('nobody@billie.example');
+  await page.getByLabel('Password').fill('not the password at all');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('alert')).toHaveText('That email and password do not match an account.');
+});
+
+test('a new message appears live in the open conversation', async ({ page }) => {
+  await signIn(page);
+  const card = page.locator(`[data-id="${CONV}"]`);
+  await expect(card).toContainText('APP-37519-B');
+  await expect(page.getByTestId('live-badge')).toHaveText('Live');
+
+  await card.getByRole('link').click();
+  await expect(page).toHaveURL(new RegExp(`/conversations/${CONV}$`));
+  await hydrated(page);
+  const transcript = page.getByRole('log', { name: 'Transcript' });
+  await expect(transcript.locator('article')).toHaveCount(5);
+  await expect(page.getByTestId('live-badge')).toHaveText('Live');
+
+  // Anything that survives in `window` proves there was no reload.
+  await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
+  const utterance = `Is my loan approved yet? (${Date.now()})`;
+  appendEntries([
+    {
+      conv: CONV,
+      typ: 'user_input',
+      agt: 'broker',
+      usr: 'C283FEFC',
+      seq: '1000',
+      cls: 'msg',
+      payload: JSON.stringify({ utterance, created_at: new Date().toISOString() }),
+    },
+  ]);
+
+  await expect(transcript.locator('article').last()).toContainText(utterance);
+  await expect(transcript.locator('article')).toHaveCount(6);
+  await expect(page.getByTestId('message-count')).toHaveText('6');
+  expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+});
+
+test('the list moves a conversation with new activity to the top, live', async ({ page }) => {
+  await signIn(page);
+  await expect(page.getByTestId('live-badge')).toHaveText('Live');
+  const first = page.locator('.conversation-card').first();
+  const other = '2f978d87-1999-9e3f-a46d-6753ec148cb4';
+  appendEntries([
+    {
+      conv: other,
+      typ: 'assistant_response',
+      agt: 'broker',
+      seq: '1001',
+      payload: JSON.stringify({ utterance: 'Still there?', created_at: new Date().toISOString() }),
+    },
+  ]);
+  await expect(first).toHaveAttribute('data-id', other);
+});

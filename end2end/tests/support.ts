@@ -1,0 +1,43 @@
+// Helpers shared by the end-to-end tests: the test account, the ledger, signing in.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { expect, type Page } from '@playwright/test';
+
+export const SUPERVISOR = { email: 'e2e.supervisor@billie.example', password: 'e2e-password-long-enough' };
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const STREAM = process.env.LEDGER_STREAM ?? 'chatLedger';
+const FIXTURES = process.env.CONTRACT_FIXTURES ?? resolve(__dirname, '../../../shared/contract/fixtures');
+
+export type Fields = Record<string, string>;
+
+export function fixtureEntries(name: string): Fields[] {
+  return readFileSync(resolve(FIXTURES, name), 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line).fields as Fields);
+}
+
+/** XADDs each entry to the ledger, as the chat platform does. */
+export function appendEntries(entries: Fields[]) {
+  for (const fields of entries) {
+    const args = ['-u', REDIS_URL, 'XADD', STREAM, '*'];
+    for (const [k, v] of Object.entries(fields)) args.push(k, v);
+    execFileSync('redis-cli', args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+}
+
+/** Waits until the WASM has hydrated the page, so clicks reach live handlers. */
+export async function hydrated(page: Page) {
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+}
+
+export async function signIn(page: Page, next = '/conversations') {
+  await page.goto(`/login?next=${encodeURIComponent(next)}`);
+  await page.getByLabel('Email').fill(SUPERVISOR.email);
+  await page.getByLabel('Password').fill(SUPERVISOR.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(new RegExp(`${next.replace(/[/?]/g, '\\$&')}$`));
+  await hydrated(page);
+}
