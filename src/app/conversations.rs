@@ -138,12 +138,19 @@ fn Card(conversation: ConversationSummary) -> impl IntoView {
                 <span class="meta">
                     {conversation.customer_id.clone().unwrap_or_else(|| "Unknown customer".into())}
                 </span>
-                <span class="meta">{format!("{} messages", conversation.message_count)}</span>
+                <span class="meta">{messages(conversation.message_count)}</span>
                 <span class="meta time">
                     {conversation.last_activity_ms.map(format::timestamp).unwrap_or_default()}
                 </span>
             </a>
         </li>
+    }
+}
+
+fn messages(count: i64) -> String {
+    match count {
+        1 => "1 message".to_owned(),
+        n => format!("{n} messages"),
     }
 }
 

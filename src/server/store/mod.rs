@@ -233,7 +233,7 @@ fn summary_projection() -> Document {
         .collect()
 }
 
-fn is_duplicate_key(e: &MongoError) -> bool {
+pub(crate) fn is_duplicate_key(e: &MongoError) -> bool {
     match e.kind.as_ref() {
         ErrorKind::Write(WriteFailure::WriteError(w)) => w.code == 11000,
         ErrorKind::Command(c) => c.code == 11000,
