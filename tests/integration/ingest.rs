@@ -232,3 +232,18 @@ async fn unknown_types_and_not_yet_projected_types_are_acknowledged() {
     let len: usize = conn.xlen(&env.dead_stream).await.unwrap();
     assert_eq!(len, 0);
 }
+
+#[tokio::test]
+async fn a_deleted_stream_and_group_are_recreated() {
+    let env = TestEnv::new().await;
+    let mut consumer = env.consumer("c1").await;
+    let mut conn = env.conn.clone();
+    let _: () = conn.del(&env.stream).await.unwrap();
+    env.append(&fixture_fields("conversations.jsonl")[..2])
+        .await;
+
+    let report = env.drain(&mut consumer).await;
+
+    assert_eq!(report.applied, 2);
+    assert_eq!(env.pending().await, 0);
+}

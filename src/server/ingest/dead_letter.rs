@@ -2,12 +2,12 @@
 //! reason and their original id, before being acknowledged, so the stream keeps flowing
 //! and nothing is lost.
 
-use redis::{AsyncCommands, aio::MultiplexedConnection, streams::StreamId};
+use redis::{AsyncCommands, aio::ConnectionManager, streams::StreamId};
 
 use super::{ConsumerConfig, IngestError};
 
 pub async fn copy(
-    redis: &mut MultiplexedConnection,
+    redis: &mut ConnectionManager,
     config: &ConsumerConfig,
     entry: &StreamId,
     reason: &str,

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use redis::{
     AsyncCommands, RedisError, Value,
-    aio::MultiplexedConnection,
+    aio::{ConnectionManager, ConnectionManagerConfig},
     streams::{StreamId, StreamReadOptions, StreamReadReply},
 };
 use tokio::sync::watch;
@@ -74,7 +74,7 @@ pub enum Outcome {
 }
 
 pub struct Consumer {
-    redis: MultiplexedConnection,
+    redis: ConnectionManager,
     store: Store,
     publisher: Publisher,
     config: ConsumerConfig,
@@ -85,18 +85,19 @@ pub struct Consumer {
 
 impl Consumer {
     /// Connects with its own Redis connection (blocking reads must not hold up other
-    /// commands, and need the response timeout off) and creates the group if missing.
+    /// commands, and need the response timeout off; it reconnects by itself after a
+    /// Redis restart) and creates the group if missing.
     pub async fn connect(
         client: &redis::Client,
         store: Store,
         publisher: Publisher,
         config: ConsumerConfig,
     ) -> Result<Self, IngestError> {
-        let redis = client
-            .get_multiplexed_async_connection_with_config(
-                &redis::AsyncConnectionConfig::new().set_response_timeout(None),
-            )
-            .await?;
+        let redis = ConnectionManager::new_with_config(
+            client.clone(),
+            ConnectionManagerConfig::new().set_response_timeout(None),
+        )
+        .await?;
         let mut consumer = Self {
             redis,
             store,
@@ -170,11 +171,16 @@ impl Consumer {
         if from == ">" {
             options = options.block(self.config.block.as_millis() as usize);
         }
-        let reply: Option<StreamReadReply> = self
-            .redis
-            .xread_options(&[&self.config.stream], &[from], &options)
-            .await?;
-        Ok(reply
+        let streams = [self.config.stream.clone()];
+        let mut reply: Result<Option<StreamReadReply>, RedisError> =
+            self.redis.xread_options(&streams, &[from], &options).await;
+        if matches!(&reply, Err(e) if e.code() == Some("NOGROUP")) {
+            // The stream or the group was deleted under us: start again from its start.
+            tracing::warn!(stream = %self.config.stream, "consumer group missing: recreating it");
+            self.ensure_group().await?;
+            reply = self.redis.xread_options(&streams, &[from], &options).await;
+        }
+        Ok(reply?
             .map(|r| r.keys.into_iter().flat_map(|k| k.ids).collect())
             .unwrap_or_default())
     }
