@@ -29,6 +29,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub store: Store,
     pub hub: Hub,
+    /// Turns true when the process is asked to stop.
+    pub shutdown: watch::Receiver<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +104,7 @@ pub async fn serve(settings: ServeSettings) -> Result<(), ServeError> {
         leptos_options: leptos_options.clone(),
         store: store.clone(),
         hub,
+        shutdown: shutdown_rx,
     };
     let app = router(state, &settings)?;
 
@@ -109,11 +112,15 @@ pub async fn serve(settings: ServeSettings) -> Result<(), ServeError> {
         .await
         .map_err(|source| ServeError::Bind { addr, source })?;
     tracing::info!("serving on http://{addr}");
+    // On SIGTERM / Ctrl-C: stop accepting, close WebSockets (they would keep the server
+    // open forever), and let ingest finish and acknowledge its batch.
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            let _ = shutdown_tx.send(true);
+        })
         .await?;
 
-    let _ = shutdown_tx.send(true);
     if let Some(task) = ingest_task {
         let _ = task.await;
     }

@@ -12,13 +12,15 @@ use std::time::Duration;
 use axum::{
     extract::{
         State,
-        ws::{Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade},
+        ws::{
+            CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code,
+        },
     },
     response::Response,
 };
 use futures::StreamExt;
 use redis::AsyncCommands;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use crate::api::FeedFrame;
 use crate::server::startup::AppState;
@@ -111,10 +113,15 @@ const RESYNC: Utf8Bytes = Utf8Bytes::from_static(r#"{"type":"resync"}"#);
 /// callers.
 pub async fn websocket(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
     let frames = state.hub.frames.subscribe();
-    upgrade.on_upgrade(move |socket| serve_socket(socket, frames))
+    let shutdown = state.shutdown.clone();
+    upgrade.on_upgrade(move |socket| serve_socket(socket, frames, shutdown))
 }
 
-async fn serve_socket(mut socket: WebSocket, mut frames: broadcast::Receiver<Utf8Bytes>) {
+async fn serve_socket(
+    mut socket: WebSocket,
+    mut frames: broadcast::Receiver<Utf8Bytes>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     if send_text(&mut socket, HELLO).await.is_err() {
         return;
     }
@@ -134,6 +141,15 @@ async fn serve_socket(mut socket: WebSocket, mut frames: broadcast::Receiver<Utf
                 Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => break,
                 Some(Ok(_)) => {}
             },
+            _ = async { shutdown.wait_for(|stopping| *stopping).await.map(|_| ()) } => {
+                // 1012: the browser reconnects (with back-off) and resyncs.
+                let close = CloseFrame {
+                    code: close_code::RESTART,
+                    reason: Utf8Bytes::from_static("server restarting"),
+                };
+                let _ = socket.send(WsMessage::Close(Some(close))).await;
+                break;
+            }
         }
     }
 }

@@ -29,14 +29,37 @@ fn backend(e: impl std::fmt::Display) -> session_store::Error {
     session_store::Error::Backend(e.to_string())
 }
 
+/// The stored form of a record: its JSON and its expiry (for queries and clean-up).
+fn encode(record: &Record) -> session_store::Result<(String, bson::DateTime)> {
+    let data =
+        serde_json::to_string(record).map_err(|e| session_store::Error::Encode(e.to_string()))?;
+    let expires =
+        bson::DateTime::from_millis((record.expiry_date.unix_timestamp_nanos() / 1_000_000) as i64);
+    Ok((data, expires))
+}
+
 #[async_trait]
 impl SessionStore for MongoSessionStore {
+    /// Inserts (never overwrites) a new session, drawing a new id on the rare collision.
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        loop {
+            let (data, expires) = encode(record)?;
+            let inserted = self
+                .sessions
+                .insert_one(
+                    doc! { "_id": record.id.to_string(), "data": data, "expires_at": expires },
+                )
+                .await;
+            match inserted {
+                Ok(_) => return Ok(()),
+                Err(e) if super::is_duplicate_key(&e) => record.id = Id::default(),
+                Err(e) => return Err(backend(e)),
+            }
+        }
+    }
+
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        let data = serde_json::to_string(record)
-            .map_err(|e| session_store::Error::Encode(e.to_string()))?;
-        let expires = bson::DateTime::from_millis(
-            (record.expiry_date.unix_timestamp_nanos() / 1_000_000) as i64,
-        );
+        let (data, expires) = encode(record)?;
         self.sessions
             .update_one(
                 doc! { "_id": record.id.to_string() },
