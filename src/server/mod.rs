@@ -7,6 +7,7 @@ pub mod auth;
 pub mod config;
 pub mod feed;
 pub mod ingest;
+pub mod metrics;
 pub mod projection;
 pub mod startup;
 pub mod store;

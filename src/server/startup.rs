@@ -3,6 +3,8 @@
 //! behind the login guard. Shuts down on SIGTERM or Ctrl-C, letting ingest finish the
 //! batch in hand.
 
+use std::sync::Arc;
+
 use axum::{
     Router,
     extract::FromRef,
@@ -20,6 +22,7 @@ use crate::server::auth::{self, Backend};
 use crate::server::config::{ConfigError, ServeSettings};
 use crate::server::feed::{self, Hub, Publisher};
 use crate::server::ingest::{self, Consumer, ConsumerConfig, IngestError};
+use crate::server::metrics::{self, Metrics};
 use crate::server::projection::Limits;
 use crate::server::store::{MongoSessionStore, StartError, Store};
 
@@ -29,8 +32,19 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub store: Store,
     pub hub: Hub,
+    /// For readiness checks and the group's backlog in `/metrics`.
+    pub redis: redis::aio::ConnectionManager,
+    pub ledger: Ledger,
+    pub metrics: Arc<Metrics>,
     /// Turns true when the process is asked to stop.
     pub shutdown: watch::Receiver<bool>,
+}
+
+/// The stream and group this deployment consumes.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    pub stream: String,
+    pub group: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +81,8 @@ pub async fn serve(settings: ServeSettings) -> Result<(), ServeError> {
     let store = Store::connect(&settings.common.database_uri).await?;
     let redis = redis_client(&settings.common.redis_url)?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let metrics = Arc::new(Metrics::default());
+    let redis_conn = redis::aio::ConnectionManager::new(redis.clone()).await?;
 
     let hub = Hub::new();
     tokio::spawn(
@@ -75,14 +91,12 @@ pub async fn serve(settings: ServeSettings) -> Result<(), ServeError> {
     );
 
     let ingest_task = if settings.enable_event_processing {
-        let publisher = Publisher::new(
-            redis::aio::ConnectionManager::new(redis.clone()).await?,
-            settings.common.changes_channel(),
-        );
+        let publisher = Publisher::new(redis_conn.clone(), settings.common.changes_channel());
         let consumer = Consumer::connect(
             &redis,
             store.clone(),
             publisher,
+            metrics.clone(),
             ConsumerConfig {
                 stream: settings.common.ledger_stream.clone(),
                 group: settings.common.ledger_group.clone(),
@@ -104,6 +118,12 @@ pub async fn serve(settings: ServeSettings) -> Result<(), ServeError> {
         leptos_options: leptos_options.clone(),
         store: store.clone(),
         hub,
+        redis: redis_conn,
+        ledger: Ledger {
+            stream: settings.common.ledger_stream.clone(),
+            group: settings.common.ledger_group.clone(),
+        },
+        metrics,
         shutdown: shutdown_rx,
     };
     let app = router(state, &settings)?;
@@ -149,7 +169,9 @@ fn router(state: AppState, settings: &ServeSettings) -> Result<Router, ServeErro
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
     let app = Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(metrics::healthz))
+        .route("/readyz", get(metrics::readyz))
+        .route("/metrics", get(metrics::metrics))
         .route("/login", post(auth::login))
         .route("/logout", post(auth::logout))
         .route("/ws", get(feed::websocket))

@@ -74,6 +74,7 @@ impl TestEnv {
             &self.redis,
             self.store.clone(),
             publisher,
+            Default::default(),
             ConsumerConfig {
                 stream: self.stream.clone(),
                 group: self.group.clone(),

@@ -108,9 +108,13 @@ impl AuthnBackend for Backend {
 
 pub type Session = AuthSession<Backend>;
 
-/// Paths anyone may fetch: the login page and form, static files, health checks.
+/// Paths anyone may fetch: the login page and form, static files, and the operations
+/// endpoints (which show no customer data).
 fn is_public(path: &str) -> bool {
-    matches!(path, "/login" | "/logout" | "/healthz" | "/favicon.ico") || path.starts_with("/pkg/")
+    matches!(
+        path,
+        "/login" | "/logout" | "/healthz" | "/readyz" | "/metrics" | "/favicon.ico"
+    ) || path.starts_with("/pkg/")
 }
 
 /// Refuses anonymous requests: pages redirect to the login page (remembering where the

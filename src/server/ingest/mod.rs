@@ -7,7 +7,8 @@
 
 mod dead_letter;
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use redis::{
     AsyncCommands, RedisError, Value,
@@ -19,6 +20,7 @@ use tokio::sync::watch;
 use crate::api::FeedFrame;
 use crate::contract::{Event, ParseError, RawEntry};
 use crate::server::feed::Publisher;
+use crate::server::metrics::{Disposition, Metrics};
 use crate::server::projection::{self, Limits, Plan};
 use crate::server::store::{Applied, Store, StoreError};
 
@@ -77,6 +79,7 @@ pub struct Consumer {
     redis: ConnectionManager,
     store: Store,
     publisher: Publisher,
+    metrics: Arc<Metrics>,
     config: ConsumerConfig,
     /// True until this consumer's own pending entries (left by a crash or a failed
     /// step) have been re-read; new entries are read only after them.
@@ -91,6 +94,7 @@ impl Consumer {
         client: &redis::Client,
         store: Store,
         publisher: Publisher,
+        metrics: Arc<Metrics>,
         config: ConsumerConfig,
     ) -> Result<Self, IngestError> {
         let redis = ConnectionManager::new_with_config(
@@ -102,6 +106,7 @@ impl Consumer {
             redis,
             store,
             publisher,
+            metrics,
             config,
             recovering: true,
         };
@@ -135,6 +140,7 @@ impl Consumer {
         if entries.is_empty() {
             return Ok(Outcome::Idle);
         }
+        let started = Instant::now();
         let mut report = Report::default();
         let mut done = Vec::with_capacity(entries.len());
         let mut failure = None;
@@ -158,7 +164,10 @@ impl Consumer {
                 self.recovering = true;
                 Err(e)
             }
-            None => Ok(Outcome::Processed(report)),
+            None => {
+                self.metrics.batch(started.elapsed());
+                Ok(Outcome::Processed(report))
+            }
         }
     }
 
@@ -205,6 +214,7 @@ impl Consumer {
                 match applied {
                     Applied::Changed(conversation) => {
                         report.applied += 1;
+                        self.metrics.count(Disposition::Applied, event.kind.name());
                         let frame = FeedFrame::Change {
                             conversation,
                             message: projection.message,
@@ -215,13 +225,22 @@ impl Consumer {
                             tracing::warn!(error = %e, "change notice not published");
                         }
                     }
-                    Applied::Duplicate => report.duplicates += 1,
+                    Applied::Duplicate => {
+                        report.duplicates += 1;
+                        self.metrics
+                            .count(Disposition::Duplicate, event.kind.name());
+                    }
                 }
             }
-            Plan::NotProjected => report.not_projected += 1,
+            Plan::NotProjected => {
+                report.not_projected += 1;
+                self.metrics
+                    .count(Disposition::NotProjected, event.kind.name());
+            }
             Plan::Unknown => {
                 tracing::debug!(typ = %event.envelope.typ, "unknown event type");
                 report.unknown += 1;
+                self.metrics.count(Disposition::Unknown, event.kind.name());
             }
         }
         Ok(())
@@ -236,6 +255,11 @@ impl Consumer {
         tracing::warn!(entry = %entry.id, %reason, "entry moved to the dead-letter stream");
         dead_letter::copy(&mut self.redis, &self.config, entry, &reason.to_string()).await?;
         report.dead_lettered += 1;
+        let typ = match entry.map.get("typ") {
+            Some(Value::BulkString(bytes)) => String::from_utf8_lossy(bytes).into_owned(),
+            _ => "(none)".to_owned(),
+        };
+        self.metrics.count(Disposition::DeadLettered, &typ);
         Ok(())
     }
 }

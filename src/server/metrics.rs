@@ -1,0 +1,195 @@
+//! Operations endpoints: `/healthz` (the process is up), `/readyz` (Redis and the store
+//! answer) and `/metrics` in the Prometheus text format. Ingest counts what it does with
+//! each entry here; the consumer group's backlog is read from Redis when scraped, so any
+//! process (web-only too) reports it for the whole group.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::{extract::State, http::StatusCode, response::IntoResponse};
+use redis::{AsyncCommands, streams::StreamInfoGroupsReply};
+
+use crate::server::startup::AppState;
+
+/// What ingest did with one entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Disposition {
+    Applied,
+    Duplicate,
+    DeadLettered,
+    Unknown,
+    NotProjected,
+}
+
+impl Disposition {
+    fn metric(self) -> &'static str {
+        match self {
+            Self::Applied => "billie_events_applied_total",
+            Self::Duplicate => "billie_events_duplicate_total",
+            Self::DeadLettered => "billie_events_dead_lettered_total",
+            Self::Unknown => "billie_events_unknown_type_total",
+            Self::NotProjected => "billie_events_not_projected_total",
+        }
+    }
+}
+
+/// Upper bounds (seconds) of the batch-latency histogram buckets.
+const BUCKETS: [f64; 8] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    events: Mutex<BTreeMap<(Disposition, String), u64>>,
+    batch_buckets: [AtomicU64; BUCKETS.len()],
+    batches: AtomicU64,
+    batch_micros: AtomicU64,
+}
+
+impl Metrics {
+    pub fn count(&self, disposition: Disposition, typ: &str) {
+        if let Ok(mut events) = self.events.lock() {
+            *events.entry((disposition, typ.to_owned())).or_default() += 1;
+        }
+    }
+
+    /// Time to apply and acknowledge one batch.
+    pub fn batch(&self, took: Duration) {
+        let secs = took.as_secs_f64();
+        for (bucket, bound) in self.batch_buckets.iter().zip(BUCKETS) {
+            if secs <= bound {
+                bucket.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.batch_micros
+            .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// The Prometheus text exposition, with the group's backlog if known.
+    pub fn render(&self, group: Option<&GroupBacklog>) -> String {
+        let mut out = String::new();
+        let events = self.events.lock().map(|e| e.clone()).unwrap_or_default();
+        let mut last = None;
+        for ((disposition, typ), n) in &events {
+            let name = disposition.metric();
+            if last != Some(name) {
+                let _ = writeln!(out, "# TYPE {name} counter");
+                last = Some(name);
+            }
+            let _ = writeln!(out, "{name}{{type=\"{}\"}} {n}", escape(typ));
+        }
+        let name = "billie_ingest_batch_seconds";
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        for (bucket, bound) in self.batch_buckets.iter().zip(BUCKETS) {
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{le=\"{bound}\"}} {}",
+                bucket.load(Ordering::Relaxed)
+            );
+        }
+        let count = self.batches.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
+        let sum = self.batch_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "{name}_sum {sum}");
+        let _ = writeln!(out, "{name}_count {count}");
+        if let Some(group) = group {
+            let _ = writeln!(out, "# TYPE billie_consumer_pending gauge");
+            let _ = writeln!(out, "billie_consumer_pending {}", group.pending);
+            if let Some(lag) = group.lag {
+                let _ = writeln!(out, "# TYPE billie_consumer_lag gauge");
+                let _ = writeln!(out, "billie_consumer_lag {lag}");
+            }
+        }
+        out
+    }
+}
+
+/// Label values may hold anything a producer wrote in `typ`.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The consumer group's backlog: delivered but unacknowledged, and not yet delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupBacklog {
+    pub pending: usize,
+    pub lag: Option<usize>,
+}
+
+async fn group_backlog(state: &AppState) -> Result<Option<GroupBacklog>, redis::RedisError> {
+    let mut redis = state.redis.clone();
+    let reply: StreamInfoGroupsReply = redis.xinfo_groups(&state.ledger.stream).await?;
+    Ok(reply
+        .groups
+        .into_iter()
+        .find(|g| g.name == state.ledger.group)
+        .map(|g| GroupBacklog {
+            pending: g.pending,
+            lag: g.lag,
+        }))
+}
+
+/// `GET /healthz`
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// `GET /readyz`: 200 when Redis and the store answer, 503 naming what does not.
+pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    let mut redis = state.redis.clone();
+    let redis_ok = redis::cmd("PING")
+        .query_async::<String>(&mut redis)
+        .await
+        .is_ok();
+    let store_ok = state.store.ping().await.is_ok();
+    match (redis_ok, store_ok) {
+        (true, true) => (StatusCode::OK, "ready".to_owned()),
+        _ => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "not ready: redis {}, store {}",
+                if redis_ok { "ok" } else { "unreachable" },
+                if store_ok { "ok" } else { "unreachable" }
+            ),
+        ),
+    }
+}
+
+/// `GET /metrics`
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let backlog = group_backlog(&state).await.ok().flatten();
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        state.metrics.render(backlog.as_ref()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_by_type_and_the_batch_histogram() {
+        let m = Metrics::default();
+        m.count(Disposition::Applied, "user_input");
+        m.count(Disposition::Applied, "user_input");
+        m.count(Disposition::Unknown, "odd\"type");
+        m.batch(Duration::from_millis(20));
+        let text = m.render(Some(&GroupBacklog {
+            pending: 3,
+            lag: Some(7),
+        }));
+        assert!(text.contains("billie_events_applied_total{type=\"user_input\"} 2\n"));
+        assert!(text.contains("billie_events_unknown_type_total{type=\"odd\\\"type\"} 1\n"));
+        assert!(text.contains("billie_ingest_batch_seconds_bucket{le=\"0.01\"} 0\n"));
+        assert!(text.contains("billie_ingest_batch_seconds_bucket{le=\"0.025\"} 1\n"));
+        assert!(text.contains("billie_ingest_batch_seconds_count 1\n"));
+        assert!(text.contains("billie_consumer_pending 3\n"));
+        assert!(text.contains("billie_consumer_lag 7\n"));
+    }
+}
