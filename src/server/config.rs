@@ -2,8 +2,6 @@
 //! already use, and from command-line flags of the same meaning. Every setting has a
 //! default that works on a developer's laptop, so `billie-dashboard` alone starts.
 
-use std::time::Duration;
-
 /// Connections and stream names shared by every subcommand that touches the ledger.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Settings {
@@ -58,6 +56,11 @@ pub struct ServeSettings {
     #[arg(long, env = "INGEST_BATCH", default_value_t = 100)]
     pub ingest_batch: usize,
 
+    /// Seconds an entry may wait unacknowledged on another consumer before this one
+    /// claims it (that consumer is taken to be dead).
+    #[arg(long, env = "CLAIM_IDLE_SECS", default_value_t = 60)]
+    pub claim_idle_secs: u64,
+
     /// Secret (at least 32 bytes) signing session cookies. Without it a random one is
     /// made at start, so sessions end when the process restarts.
     #[arg(long, env = "SESSION_SECRET", hide_env_values = true)]
@@ -76,10 +79,6 @@ impl ServeSettings {
                 .and_then(|h| h.into_string().ok())
                 .unwrap_or_else(|| "dashboard".to_owned())
         })
-    }
-
-    pub fn block_for(&self) -> Duration {
-        Duration::from_secs(2)
     }
 }
 

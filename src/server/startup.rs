@@ -4,6 +4,7 @@
 //! batch in hand.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::{
     Router,
@@ -23,7 +24,6 @@ use crate::server::config::{ConfigError, ServeSettings};
 use crate::server::feed::{self, Hub, Publisher};
 use crate::server::ingest::{self, Consumer, ConsumerConfig, IngestError};
 use crate::server::metrics::{self, Metrics};
-use crate::server::projection::Limits;
 use crate::server::store::{MongoSessionStore, StartError, Store};
 
 /// Shared by every request handler and server function.
@@ -98,13 +98,14 @@ pub async fn serve(settings: ServeSettings) -> Result<(), ServeError> {
             publisher,
             metrics.clone(),
             ConsumerConfig {
-                stream: settings.common.ledger_stream.clone(),
-                group: settings.common.ledger_group.clone(),
-                consumer: settings.consumer_name(),
-                dead_stream: settings.common.dead_stream.clone(),
                 batch: settings.ingest_batch.max(1),
-                block: settings.block_for(),
-                limits: Limits::default(),
+                claim_idle: Duration::from_secs(settings.claim_idle_secs.max(1)),
+                ..ConsumerConfig::new(
+                    &settings.common.ledger_stream,
+                    &settings.common.ledger_group,
+                    &settings.consumer_name(),
+                    &settings.common.dead_stream,
+                )
             },
         )
         .await?;

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use billie_dashboard::server::feed::Publisher;
 use billie_dashboard::server::ingest::{Consumer, ConsumerConfig, Outcome, Report};
-use billie_dashboard::server::projection::Limits;
 use billie_dashboard::server::store::Store;
 use redis::AsyncCommands;
 use serde_json::Value;
@@ -18,6 +17,8 @@ pub struct TestEnv {
     pub group: String,
     pub dead_stream: String,
     pub channel: String,
+    /// The test's database, for setting up states ingest itself would never write.
+    pub db: mongodb::Database,
 }
 
 fn env(name: &str) -> String {
@@ -51,6 +52,11 @@ impl TestEnv {
             env("TEST_MONGODB_URL").trim_end_matches('/')
         );
         let store = Store::connect(&database_uri).await.unwrap();
+        let db = mongodb::Client::with_uri_str(&database_uri)
+            .await
+            .unwrap()
+            .default_database()
+            .unwrap();
         let stream = format!("{name}:chatLedger");
         Self {
             redis,
@@ -60,10 +66,26 @@ impl TestEnv {
             dead_stream: format!("{stream}:dead"),
             channel: format!("{stream}:changes"),
             stream,
+            db,
         }
     }
 
     pub async fn consumer(&self, name: &str) -> Consumer {
+        self.consumer_with(name, |_| {}).await
+    }
+
+    /// A consumer whose settings `adjust` changes from the tests' defaults.
+    pub async fn consumer_with(
+        &self,
+        name: &str,
+        adjust: impl FnOnce(&mut ConsumerConfig),
+    ) -> Consumer {
+        let mut config = ConsumerConfig {
+            batch: 16,
+            block: Duration::from_millis(50),
+            ..ConsumerConfig::new(&self.stream, &self.group, name, &self.dead_stream)
+        };
+        adjust(&mut config);
         let publisher = Publisher::new(
             redis::aio::ConnectionManager::new(self.redis.clone())
                 .await
@@ -75,15 +97,7 @@ impl TestEnv {
             self.store.clone(),
             publisher,
             Default::default(),
-            ConsumerConfig {
-                stream: self.stream.clone(),
-                group: self.group.clone(),
-                consumer: name.into(),
-                dead_stream: self.dead_stream.clone(),
-                batch: 16,
-                block: Duration::from_millis(50),
-                limits: Limits::default(),
-            },
+            config,
         )
         .await
         .unwrap()

@@ -247,3 +247,109 @@ async fn a_deleted_stream_and_group_are_recreated() {
     assert_eq!(report.applied, 2);
     assert_eq!(env.pending().await, 0);
 }
+
+#[tokio::test]
+async fn an_entry_the_store_keeps_refusing_is_retried_then_dead_lettered() {
+    let env = TestEnv::new().await;
+    // A document ingest cannot update: pushing a message onto a non-array fails.
+    env.db
+        .collection::<mongodb::bson::Document>("conversations")
+        .insert_one(mongodb::bson::doc! { "_id": "poisoned", "messages": "not a list" })
+        .await
+        .unwrap();
+    let owned = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect::<Vec<_>>()
+    };
+    env.append(&[
+        owned(&[
+            ("conv", "poisoned"),
+            ("typ", "user_input"),
+            ("agt", "b"),
+            ("seq", "1"),
+            ("payload", r#"{"utterance":"hi"}"#),
+        ]),
+        owned(&[
+            ("conv", "healthy"),
+            ("typ", "user_input"),
+            ("agt", "b"),
+            ("seq", "1"),
+            ("payload", r#"{"utterance":"hi"}"#),
+        ]),
+    ])
+    .await;
+    let mut consumer = env.consumer("c1").await;
+
+    // Five deliveries fail and leave the entry pending; nothing behind it is lost.
+    for attempt in 1..=5 {
+        assert!(
+            consumer.try_execute_task().await.is_err(),
+            "attempt {attempt}"
+        );
+        assert_eq!(env.pending().await, 2, "after attempt {attempt}");
+    }
+    let report = env.drain(&mut consumer).await;
+
+    assert_eq!((report.dead_lettered, report.applied), (1, 1));
+    assert_eq!(env.pending().await, 0);
+    let mut conn = env.conn.clone();
+    let dead: StreamRangeReply = conn.xrange_all(&env.dead_stream).await.unwrap();
+    let reason: String = dead.ids[0].get("reason").unwrap();
+    assert!(
+        reason.starts_with("not stored after 5 deliveries: store: "),
+        "{reason}"
+    );
+    let conv: String = dead.ids[0].get("original.conv").unwrap();
+    assert_eq!(conv, "poisoned");
+    assert!(
+        env.store
+            .get_conversation("healthy")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn entries_left_on_a_dead_consumer_are_claimed_by_a_live_one() {
+    let env = TestEnv::new().await;
+    let entries = fixture_fields("conversations.jsonl");
+    env.append(&entries).await;
+    // Consumer "dead" takes 10 entries and never comes back.
+    drop(env.consumer("dead").await);
+    let mut conn = env.conn.clone();
+    let _: redis::Value = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg(&env.group)
+        .arg("dead")
+        .arg("COUNT")
+        .arg(10)
+        .arg("STREAMS")
+        .arg(&env.stream)
+        .arg(">")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    let mut live = env
+        .consumer_with("live", |c| {
+            c.claim_idle = std::time::Duration::from_millis(200)
+        })
+        .await;
+    let report = env.drain(&mut live).await;
+
+    assert_eq!(report.entries(), entries.len());
+    assert_eq!(env.pending().await, 0);
+    for want in expected() {
+        let id = want["conversation_id"].as_str().unwrap();
+        let got = env.store.get_conversation(id).await.unwrap().unwrap();
+        assert_eq!(
+            got.messages.len() as u64,
+            want["messages"].as_u64().unwrap(),
+            "{id}"
+        );
+    }
+}

@@ -7,13 +7,14 @@
 
 mod dead_letter;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use redis::{
     AsyncCommands, RedisError, Value,
     aio::{ConnectionManager, ConnectionManagerConfig},
-    streams::{StreamId, StreamReadOptions, StreamReadReply},
+    streams::{StreamId, StreamPendingCountReply, StreamReadOptions, StreamReadReply},
 };
 use tokio::sync::watch;
 
@@ -34,6 +35,28 @@ pub struct ConsumerConfig {
     pub batch: usize,
     pub block: Duration,
     pub limits: Limits,
+    /// Deliveries without success after which an entry goes to the dead-letter stream.
+    pub max_deliveries: usize,
+    /// Entries pending on another consumer for this long are claimed (that consumer is
+    /// taken to be dead).
+    pub claim_idle: Duration,
+}
+
+impl ConsumerConfig {
+    /// The contract's defaults for `stream`, read by `consumer`.
+    pub fn new(stream: &str, group: &str, consumer: &str, dead_stream: &str) -> Self {
+        Self {
+            stream: stream.to_owned(),
+            group: group.to_owned(),
+            consumer: consumer.to_owned(),
+            dead_stream: dead_stream.to_owned(),
+            batch: 100,
+            block: Duration::from_secs(2),
+            limits: Limits::default(),
+            max_deliveries: 5,
+            claim_idle: Duration::from_secs(60),
+        }
+    }
 }
 
 /// Why a step failed. The entries of the step that were not acknowledged stay pending and
@@ -81,9 +104,15 @@ pub struct Consumer {
     publisher: Publisher,
     metrics: Arc<Metrics>,
     config: ConsumerConfig,
-    /// True until this consumer's own pending entries (left by a crash or a failed
-    /// step) have been re-read; new entries are read only after them.
+    /// True until this consumer's own pending entries (left by a crash, a failed step or
+    /// a claim) have been re-read; new entries are read only after them.
     recovering: bool,
+    /// Why the last step failed, while retrying. Retries read one pending entry at a
+    /// time, so only the entry that fails accumulates deliveries, not those behind it.
+    last_failure: Option<String>,
+    /// Where the next XAUTOCLAIM scan starts, and when it is due.
+    claim_cursor: String,
+    next_claim: Instant,
 }
 
 impl Consumer {
@@ -109,6 +138,9 @@ impl Consumer {
             metrics,
             config,
             recovering: true,
+            last_failure: None,
+            claim_cursor: "0-0".to_owned(),
+            next_claim: Instant::now(),
         };
         consumer.ensure_group().await?;
         Ok(consumer)
@@ -129,10 +161,31 @@ impl Consumer {
     /// Reads one batch (first this consumer's pending entries, then new ones), applies
     /// it, and acknowledges what was stored.
     pub async fn try_execute_task(&mut self) -> Result<Outcome, IngestError> {
+        let result = self.step().await;
+        match &result {
+            Err(e) => {
+                self.recovering = true;
+                self.last_failure = Some(e.to_string());
+            }
+            Ok(Outcome::Processed(_)) => self.last_failure = None,
+            Ok(Outcome::Idle) => {}
+        }
+        result
+    }
+
+    async fn step(&mut self) -> Result<Outcome, IngestError> {
+        if !self.recovering && Instant::now() >= self.next_claim {
+            self.recovering = self.claim_stale().await? > 0;
+            self.next_claim = Instant::now() + self.config.claim_idle.min(Duration::from_secs(30));
+        }
         let mut entries = Vec::new();
+        let mut deliveries = HashMap::new();
         if self.recovering {
             entries = self.read("0").await?;
             self.recovering = !entries.is_empty();
+            if self.recovering {
+                deliveries = self.deliveries(&entries).await?;
+            }
         }
         if entries.is_empty() {
             entries = self.read(">").await?;
@@ -145,7 +198,20 @@ impl Consumer {
         let mut done = Vec::with_capacity(entries.len());
         let mut failure = None;
         for entry in &entries {
-            match self.handle(entry, &mut report).await {
+            let delivered = deliveries.get(entry.id.as_str()).copied().unwrap_or(1);
+            let handled = if delivered > self.config.max_deliveries {
+                let reason = format!(
+                    "not stored after {} deliveries: {}",
+                    self.config.max_deliveries,
+                    self.last_failure
+                        .as_deref()
+                        .unwrap_or("the failures were seen by an earlier process")
+                );
+                self.dead_letter(entry, &reason, &mut report).await
+            } else {
+                self.handle(entry, &mut report).await
+            };
+            match handled {
                 Ok(()) => done.push(entry.id.as_str()),
                 Err(e) => {
                     failure = Some(e);
@@ -160,10 +226,7 @@ impl Consumer {
                 .await?;
         }
         match failure {
-            Some(e) => {
-                self.recovering = true;
-                Err(e)
-            }
+            Some(e) => Err(e),
             None => {
                 self.metrics.batch(started.elapsed());
                 Ok(Outcome::Processed(report))
@@ -171,12 +234,69 @@ impl Consumer {
         }
     }
 
+    /// How many times each of `entries` (this consumer's pending ones) has been delivered.
+    async fn deliveries(
+        &mut self,
+        entries: &[StreamId],
+    ) -> Result<HashMap<String, usize>, IngestError> {
+        let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
+            return Ok(HashMap::new());
+        };
+        let reply: StreamPendingCountReply = self
+            .redis
+            .xpending_consumer_count(
+                &self.config.stream,
+                &self.config.group,
+                &first.id,
+                &last.id,
+                entries.len(),
+                &self.config.consumer,
+            )
+            .await?;
+        Ok(reply
+            .ids
+            .into_iter()
+            .map(|p| (p.id, p.times_delivered))
+            .collect())
+    }
+
+    /// Takes over entries that have waited on some consumer longer than `claim_idle`:
+    /// their consumer has died. Returns how many were claimed; they are processed as
+    /// this consumer's pending entries.
+    async fn claim_stale(&mut self) -> Result<usize, IngestError> {
+        let (next, claimed, _deleted): (String, Vec<String>, Vec<String>) =
+            redis::cmd("XAUTOCLAIM")
+                .arg(&self.config.stream)
+                .arg(&self.config.group)
+                .arg(&self.config.consumer)
+                .arg(self.config.claim_idle.as_millis() as u64)
+                .arg(&self.claim_cursor)
+                .arg("COUNT")
+                .arg(self.config.batch)
+                .arg("JUSTID")
+                .query_async(&mut self.redis)
+                .await?;
+        if !claimed.is_empty() {
+            tracing::info!(
+                entries = claimed.len(),
+                "claimed entries of a stalled consumer"
+            );
+        }
+        self.claim_cursor = next;
+        Ok(claimed.len())
+    }
+
     /// XREADGROUP from `from`: `0` re-reads this consumer's pending entries, `>` waits up
     /// to the block time for new ones.
     async fn read(&mut self, from: &str) -> Result<Vec<StreamId>, IngestError> {
+        let count = if self.last_failure.is_some() && from == "0" {
+            1
+        } else {
+            self.config.batch
+        };
         let mut options = StreamReadOptions::default()
             .group(&self.config.group, &self.config.consumer)
-            .count(self.config.batch);
+            .count(count);
         if from == ">" {
             options = options.block(self.config.block.as_millis() as usize);
         }
@@ -249,7 +369,7 @@ impl Consumer {
     async fn dead_letter(
         &mut self,
         entry: &StreamId,
-        reason: &ParseError,
+        reason: &impl std::fmt::Display,
         report: &mut Report,
     ) -> Result<(), IngestError> {
         tracing::warn!(entry = %entry.id, %reason, "entry moved to the dead-letter stream");
