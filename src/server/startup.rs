@@ -143,7 +143,16 @@ pub async fn serve(settings: ServeSettings) -> Result<(), ServeError> {
         .await?;
 
     if let Some(task) = ingest_task {
-        let _ = task.await;
+        // The batch in hand is finished and acknowledged, unless Redis or the store is
+        // gone; its entries then stay pending and are re-read on the next start.
+        if tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "ingest did not stop within 10 s; its unacknowledged entries stay pending"
+            );
+        }
     }
     Ok(())
 }

@@ -113,7 +113,7 @@ pub type Session = AuthSession<Backend>;
 fn is_public(path: &str) -> bool {
     matches!(
         path,
-        "/login" | "/logout" | "/healthz" | "/readyz" | "/metrics" | "/favicon.ico"
+        "/login" | "/logout" | "/healthz" | "/readyz" | "/metrics" | "/favicon.svg"
     ) || path.starts_with("/pkg/")
 }
 
