@@ -22,6 +22,9 @@ pub enum ParseError {
     PayloadNotObject,
     #[error("field {0} is not UTF-8 text")]
     NotText(String),
+    /// A pending entry whose fields are gone: it was trimmed or deleted from the stream.
+    #[error("entry was removed from the stream before it was processed")]
+    Removed,
     #[error("entry too large: {bytes} bytes, the limit is 262144")]
     TooLarge { bytes: usize },
 }

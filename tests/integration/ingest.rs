@@ -353,3 +353,40 @@ async fn entries_left_on_a_dead_consumer_are_claimed_by_a_live_one() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_pending_entry_removed_from_the_stream_is_dead_lettered_not_retried() {
+    let env = TestEnv::new().await;
+    env.append(&fixture_fields("conversations.jsonl")[..2])
+        .await;
+    drop(env.consumer("c1").await);
+    let mut conn = env.conn.clone();
+    let reply: redis::streams::StreamReadReply = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg(&env.group)
+        .arg("c1")
+        .arg("COUNT")
+        .arg(2)
+        .arg("STREAMS")
+        .arg(&env.stream)
+        .arg(">")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let first = reply.keys[0].ids[0].id.clone();
+    let _: usize = conn.xdel(&env.stream, &[&first]).await.unwrap();
+
+    let mut consumer = env.consumer("c1").await;
+    let report = env.drain(&mut consumer).await;
+
+    assert_eq!((report.dead_lettered, report.applied), (1, 1));
+    assert_eq!(env.pending().await, 0);
+    let dead: StreamRangeReply = conn.xrange_all(&env.dead_stream).await.unwrap();
+    let reason: String = dead.ids[0].get("reason").unwrap();
+    assert_eq!(
+        reason,
+        "entry was removed from the stream before it was processed"
+    );
+    let original: String = dead.ids[0].get("original_id").unwrap();
+    assert_eq!(original, first);
+}

@@ -386,6 +386,10 @@ impl Consumer {
 
 /// The entry's fields as text; a value that is not UTF-8 breaks the contract.
 fn raw_entry(entry: &StreamId) -> Result<RawEntry, ParseError> {
+    // XADD needs at least one field: an entry without any was removed while pending.
+    if entry.map.is_empty() {
+        return Err(ParseError::Removed);
+    }
     let mut fields = Vec::with_capacity(entry.map.len());
     for (name, value) in &entry.map {
         let text = match value {
