@@ -1,6 +1,7 @@
 //! The command line: one binary serves the dashboard (the default), manages accounts and
 //! simulates the chat platform for demos.
 
+mod ledger;
 mod simulate;
 mod user;
 
@@ -30,6 +31,14 @@ enum Command {
     },
     /// Append realistic conversations to the ledger, as the chat platform would.
     Simulate(simulate::SimulateArgs),
+    /// Rebuild the projections from the stream's first entry (idempotent; safe while
+    /// ingest runs).
+    Replay(ledger::ReplayArgs),
+    /// Show or re-drive entries refused into the dead-letter stream.
+    DeadLetter {
+        #[command(subcommand)]
+        command: ledger::DeadLetterCommand,
+    },
 }
 
 /// Runs the command line and turns any error into a readable message and exit code 1.
@@ -54,6 +63,8 @@ pub fn main() -> ExitCode {
             }
             Some(Command::User { command }) => user::run(command).await,
             Some(Command::Simulate(args)) => simulate::run(args).await,
+            Some(Command::Replay(args)) => ledger::replay(args).await,
+            Some(Command::DeadLetter { command }) => ledger::dead_letters(command).await,
         }
     });
     match result {

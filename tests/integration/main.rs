@@ -7,4 +7,5 @@
 
 mod helpers;
 mod ingest;
+mod ledger;
 mod sessions;

@@ -35,3 +35,104 @@ fn value_bytes(value: &redis::Value) -> Vec<u8> {
         other => format!("{other:?}").into_bytes(),
     }
 }
+
+/// One entry of the dead-letter stream, as `dead-letter list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    pub id: String,
+    pub reason: String,
+    pub original_id: String,
+    pub original_stream: String,
+    /// The original entry's fields, as they were.
+    pub fields: Vec<(String, Vec<u8>)>,
+}
+
+impl DeadLetter {
+    fn from_entry(entry: StreamId) -> Self {
+        let text = |name: &str| {
+            entry
+                .map
+                .get(name)
+                .map(|v| String::from_utf8_lossy(&value_bytes(v)).into_owned())
+                .unwrap_or_default()
+        };
+        let mut fields: Vec<(String, Vec<u8>)> = entry
+            .map
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix("original.")?.to_owned(), value_bytes(v))))
+            .collect();
+        fields.sort();
+        Self {
+            reason: text("reason"),
+            original_id: text("original_id"),
+            original_stream: text("original_stream"),
+            id: entry.id,
+            fields,
+        }
+    }
+}
+
+/// The oldest `count` dead letters.
+pub async fn list(
+    redis: &mut ConnectionManager,
+    dead_stream: &str,
+    count: usize,
+) -> Result<Vec<DeadLetter>, IngestError> {
+    let reply: redis::streams::StreamRangeReply =
+        redis.xrange_count(dead_stream, "-", "+", count).await?;
+    Ok(reply.ids.into_iter().map(DeadLetter::from_entry).collect())
+}
+
+/// Appends the dead letters `ids` (all of them when empty) to their original stream again,
+/// as new entries, and removes them from the dead-letter stream, each in one transaction.
+/// An entry that breaks the contract again simply comes back. Returns how many moved.
+pub async fn retry(
+    redis: &mut ConnectionManager,
+    dead_stream: &str,
+    fallback_stream: &str,
+    ids: &[String],
+) -> Result<usize, IngestError> {
+    let letters = if ids.is_empty() {
+        let reply: redis::streams::StreamRangeReply = redis.xrange_all(dead_stream).await?;
+        reply.ids.into_iter().map(DeadLetter::from_entry).collect()
+    } else {
+        let mut letters = Vec::with_capacity(ids.len());
+        for id in ids {
+            let found = list_range(redis, dead_stream, id).await?;
+            letters.extend(found);
+        }
+        letters
+    };
+    let mut moved = 0;
+    for letter in letters {
+        if letter.fields.is_empty() {
+            // Nothing to re-drive (the original had been removed from the stream).
+            continue;
+        }
+        let stream = if letter.original_stream.is_empty() {
+            fallback_stream
+        } else {
+            &letter.original_stream
+        };
+        let _: () = redis::pipe()
+            .atomic()
+            .xadd(stream, "*", &letter.fields)
+            .ignore()
+            .xdel(dead_stream, &[&letter.id])
+            .ignore()
+            .query_async(redis)
+            .await?;
+        moved += 1;
+    }
+    Ok(moved)
+}
+
+async fn list_range(
+    redis: &mut ConnectionManager,
+    dead_stream: &str,
+    id: &str,
+) -> Result<Vec<DeadLetter>, IngestError> {
+    let reply: redis::streams::StreamRangeReply =
+        redis.xrange_count(dead_stream, id, id, 1).await?;
+    Ok(reply.ids.into_iter().map(DeadLetter::from_entry).collect())
+}

@@ -5,7 +5,10 @@
 //! [`Consumer::try_execute_task`] does one step (one batch) and says what happened; the
 //! background loop in [`run`] calls it forever, and tests call it step by step.
 
-mod dead_letter;
+pub mod dead_letter;
+mod replay;
+
+pub use replay::replay;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -85,6 +88,17 @@ pub struct Report {
 }
 
 impl Report {
+    pub fn add(&mut self, disposition: Disposition) {
+        let count = match disposition {
+            Disposition::Applied => &mut self.applied,
+            Disposition::Duplicate => &mut self.duplicates,
+            Disposition::DeadLettered => &mut self.dead_lettered,
+            Disposition::Unknown => &mut self.unknown,
+            Disposition::NotProjected => &mut self.not_projected,
+        };
+        *count += 1;
+    }
+
     pub fn entries(&self) -> usize {
         self.applied + self.duplicates + self.dead_lettered + self.unknown + self.not_projected
     }
@@ -315,54 +329,14 @@ impl Consumer {
     }
 
     async fn handle(&mut self, entry: &StreamId, report: &mut Report) -> Result<(), IngestError> {
-        let raw = match raw_entry(entry) {
-            Ok(raw) => raw,
-            Err(reason) => {
-                return self.dead_letter(entry, &reason, report).await;
-            }
-        };
-        let event = match Event::parse(&raw) {
+        let event = match raw_entry(entry).and_then(|raw| Event::parse(&raw)) {
             Ok(event) => event,
             Err(reason) => return self.dead_letter(entry, &reason, report).await,
         };
-        match projection::plan(&event, &self.config.limits) {
-            Plan::Apply(projection) => {
-                let applied = self
-                    .store
-                    .apply(event.conv(), &event.id.key(), projection.update)
-                    .await?;
-                match applied {
-                    Applied::Changed(conversation) => {
-                        report.applied += 1;
-                        self.metrics.count(Disposition::Applied, event.kind.name());
-                        let frame = FeedFrame::Change {
-                            conversation,
-                            message: projection.message,
-                        };
-                        // The effect is stored; a lost notice is repaired by the browsers'
-                        // resync, so it does not hold up the stream.
-                        if let Err(e) = self.publisher.publish(&frame).await {
-                            tracing::warn!(error = %e, "change notice not published");
-                        }
-                    }
-                    Applied::Duplicate => {
-                        report.duplicates += 1;
-                        self.metrics
-                            .count(Disposition::Duplicate, event.kind.name());
-                    }
-                }
-            }
-            Plan::NotProjected => {
-                report.not_projected += 1;
-                self.metrics
-                    .count(Disposition::NotProjected, event.kind.name());
-            }
-            Plan::Unknown => {
-                tracing::debug!(typ = %event.envelope.typ, "unknown event type");
-                report.unknown += 1;
-                self.metrics.count(Disposition::Unknown, event.kind.name());
-            }
-        }
+        let disposition =
+            apply_event(&self.store, &self.publisher, &self.config.limits, &event).await?;
+        report.add(disposition);
+        self.metrics.count(disposition, event.kind.name());
         Ok(())
     }
 
@@ -374,7 +348,7 @@ impl Consumer {
     ) -> Result<(), IngestError> {
         tracing::warn!(entry = %entry.id, %reason, "entry moved to the dead-letter stream");
         dead_letter::copy(&mut self.redis, &self.config, entry, &reason.to_string()).await?;
-        report.dead_lettered += 1;
+        report.add(Disposition::DeadLettered);
         let typ = match entry.map.get("typ") {
             Some(Value::BulkString(bytes)) => String::from_utf8_lossy(bytes).into_owned(),
             _ => "(none)".to_owned(),
@@ -384,8 +358,44 @@ impl Consumer {
     }
 }
 
+/// Stores the effect of `event` and tells every web process about it. Shared by the
+/// consumer and `replay`; applying an event twice changes nothing the second time.
+pub async fn apply_event(
+    store: &Store,
+    publisher: &Publisher,
+    limits: &Limits,
+    event: &Event,
+) -> Result<Disposition, StoreError> {
+    let projection = match projection::plan(event, limits) {
+        Plan::Apply(projection) => projection,
+        Plan::NotProjected => return Ok(Disposition::NotProjected),
+        Plan::Unknown => {
+            tracing::debug!(typ = %event.envelope.typ, "unknown event type");
+            return Ok(Disposition::Unknown);
+        }
+    };
+    match store
+        .apply(event.conv(), &event.id.key(), projection.update)
+        .await?
+    {
+        Applied::Changed(conversation) => {
+            let frame = FeedFrame::Change {
+                conversation,
+                message: projection.message,
+            };
+            // The effect is stored; a lost notice is repaired by the browsers' resync, so
+            // it does not hold up the stream.
+            if let Err(e) = publisher.publish(&frame).await {
+                tracing::warn!(error = %e, "change notice not published");
+            }
+            Ok(Disposition::Applied)
+        }
+        Applied::Duplicate => Ok(Disposition::Duplicate),
+    }
+}
+
 /// The entry's fields as text; a value that is not UTF-8 breaks the contract.
-fn raw_entry(entry: &StreamId) -> Result<RawEntry, ParseError> {
+pub fn raw_entry(entry: &StreamId) -> Result<RawEntry, ParseError> {
     // XADD needs at least one field: an entry without any was removed while pending.
     if entry.map.is_empty() {
         return Err(ParseError::Removed);
