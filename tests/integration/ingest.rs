@@ -390,3 +390,57 @@ async fn a_pending_entry_removed_from_the_stream_is_dead_lettered_not_retried() 
     let original: String = dead.ids[0].get("original_id").unwrap();
     assert_eq!(original, first);
 }
+
+#[tokio::test]
+async fn the_list_pages_through_every_conversation_once_newest_first() {
+    let env = TestEnv::new().await;
+    // 120 conversations, several sharing the same last-activity time.
+    let entries: Vec<Vec<(String, String)>> = (0..120)
+        .map(|i| {
+            let at = format!("2026-11-03T09:{:02}:00Z", i / 3);
+            vec![
+                ("conv".into(), format!("conv-{i:03}")),
+                ("typ".into(), "user_input".into()),
+                ("agt".into(), "broker".into()),
+                ("seq".into(), "1".into()),
+                (
+                    "payload".into(),
+                    format!(r#"{{"utterance":"hi","created_at":"{at}"}}"#),
+                ),
+            ]
+        })
+        .collect();
+    env.append(&entries).await;
+    let mut consumer = env.consumer("c1").await;
+    env.drain(&mut consumer).await;
+
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = env
+            .store
+            .list_conversations(after.as_deref(), 50)
+            .await
+            .unwrap();
+        assert!(page.items.len() <= 50);
+        seen.extend(
+            page.items
+                .iter()
+                .map(|c| (c.last_activity_ms, c.id.clone())),
+        );
+        match page.next {
+            Some(cursor) => after = Some(cursor),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 120, "every conversation exactly once");
+    let mut sorted = seen.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(seen, sorted, "newest activity first, then id");
+    assert!(
+        env.store
+            .list_conversations(Some("not-a-cursor"), 50)
+            .await
+            .is_err()
+    );
+}

@@ -101,6 +101,20 @@ impl Store {
                     .build(),
             )
             .await?;
+        // Expired login sessions are removed by the database.
+        self.sessions()
+            .create_index(
+                IndexModel::builder()
+                    .keys(doc! { "expires_at": 1 })
+                    .options(
+                        IndexOptions::builder()
+                            .name("expiry".to_owned())
+                            .expire_after(std::time::Duration::ZERO)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .await?;
         Ok(())
     }
 
