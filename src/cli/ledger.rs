@@ -6,7 +6,6 @@ use clap::{Args, Subcommand};
 use crate::server::config::Settings;
 use crate::server::feed::Publisher;
 use crate::server::ingest::{self, IngestError, dead_letter};
-use crate::server::projection::Limits;
 use crate::server::startup::redis_client;
 use crate::server::store::Store;
 
@@ -60,7 +59,7 @@ pub async fn replay(args: ReplayArgs) -> Result<(), String> {
         &store,
         &publisher,
         &settings.ledger_stream,
-        &Limits::default(),
+        &settings.limits(),
         args.batch.max(1),
     )
     .await

@@ -2,6 +2,8 @@
 //! already use, and from command-line flags of the same meaning. Every setting has a
 //! default that works on a developer's laptop, so `billie-dashboard` alone starts.
 
+use crate::server::projection::Limits;
+
 /// Connections and stream names shared by every subcommand that touches the ledger.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Settings {
@@ -28,9 +30,19 @@ pub struct Settings {
     /// Dead-letter stream for entries that break the contract.
     #[arg(long, env = "LEDGER_DEAD_STREAM", default_value = "chatLedger:dead")]
     pub dead_stream: String,
+
+    /// Newest transcript messages kept per conversation (EVENTS.md §6).
+    #[arg(long, env = "TRANSCRIPT_LIMIT", default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub transcript_limit: u32,
 }
 
 impl Settings {
+    pub fn limits(&self) -> Limits {
+        Limits {
+            transcript: self.transcript_limit as usize,
+        }
+    }
+
     /// Pub/sub channel carrying change notices from ingest to every web process.
     pub fn changes_channel(&self) -> String {
         format!("{}:changes", self.ledger_stream)

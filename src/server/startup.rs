@@ -100,6 +100,7 @@ pub async fn serve(settings: ServeSettings) -> Result<(), ServeError> {
             ConsumerConfig {
                 batch: settings.ingest_batch.max(1),
                 claim_idle: Duration::from_secs(settings.claim_idle_secs.max(1)),
+                limits: settings.common.limits(),
                 ..ConsumerConfig::new(
                     &settings.common.ledger_stream,
                     &settings.common.ledger_group,
