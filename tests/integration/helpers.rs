@@ -129,6 +129,41 @@ impl TestEnv {
         panic!("the consumer never went idle");
     }
 
+    /// Consumer `name` takes up to `count` new entries and never acknowledges them (it
+    /// crashed); their ids.
+    pub async fn read_and_crash(&self, name: &str, count: usize) -> Vec<String> {
+        let mut conn = self.conn.clone();
+        let reply: redis::streams::StreamReadReply = redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg(&self.group)
+            .arg(name)
+            .arg("COUNT")
+            .arg(count)
+            .arg("STREAMS")
+            .arg(&self.stream)
+            .arg(">")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        reply
+            .keys
+            .into_iter()
+            .flat_map(|k| k.ids)
+            .map(|e| e.id)
+            .collect()
+    }
+
+    /// Each fixture conversation has the message count `expected.json` gives.
+    pub async fn assert_expected_message_counts(&self) {
+        for want in expected() {
+            let id = want["conversation_id"].as_str().unwrap();
+            let got = self.store.get_conversation(id).await.unwrap().unwrap();
+            let messages = want["messages"].as_u64().unwrap();
+            assert_eq!(got.messages.len() as u64, messages, "messages of {id}");
+            assert_eq!(got.summary.message_count as u64, messages, "count of {id}");
+        }
+    }
+
     /// Entries delivered to the group but not acknowledged.
     pub async fn pending(&self) -> usize {
         let mut conn = self.conn.clone();

@@ -64,14 +64,7 @@ async fn entries_delivered_twice_change_nothing() {
     let report = env.drain(&mut consumer).await;
 
     assert_eq!(report.duplicates, report.applied, "{report:?}");
-    for want in expected() {
-        let id = want["conversation_id"].as_str().unwrap();
-        let got = env.store.get_conversation(id).await.unwrap().unwrap();
-        assert_eq!(
-            got.messages.len() as u64,
-            want["messages"].as_u64().unwrap()
-        );
-    }
+    env.assert_expected_message_counts().await;
 }
 
 #[tokio::test]
@@ -139,21 +132,8 @@ async fn a_restarted_consumer_first_finishes_what_it_had_read() {
     let entries = fixture_fields("conversations.jsonl");
     env.append(&entries).await;
     // A first life of consumer "c1" reads a batch and dies before acknowledging it.
-    let crashed = env.consumer("c1").await;
-    drop(crashed);
-    let mut conn = env.conn.clone();
-    let _: redis::Value = redis::cmd("XREADGROUP")
-        .arg("GROUP")
-        .arg(&env.group)
-        .arg("c1")
-        .arg("COUNT")
-        .arg(5)
-        .arg("STREAMS")
-        .arg(&env.stream)
-        .arg(">")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    drop(env.consumer("c1").await);
+    env.read_and_crash("c1", 5).await;
     assert_eq!(env.pending().await, 5);
 
     let mut restarted = env.consumer("c1").await;
@@ -319,19 +299,7 @@ async fn entries_left_on_a_dead_consumer_are_claimed_by_a_live_one() {
     env.append(&entries).await;
     // Consumer "dead" takes 10 entries and never comes back.
     drop(env.consumer("dead").await);
-    let mut conn = env.conn.clone();
-    let _: redis::Value = redis::cmd("XREADGROUP")
-        .arg("GROUP")
-        .arg(&env.group)
-        .arg("dead")
-        .arg("COUNT")
-        .arg(10)
-        .arg("STREAMS")
-        .arg(&env.stream)
-        .arg(">")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    env.read_and_crash("dead", 10).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
 
     let mut live = env
@@ -343,15 +311,7 @@ async fn entries_left_on_a_dead_consumer_are_claimed_by_a_live_one() {
 
     assert_eq!(report.entries(), entries.len());
     assert_eq!(env.pending().await, 0);
-    for want in expected() {
-        let id = want["conversation_id"].as_str().unwrap();
-        let got = env.store.get_conversation(id).await.unwrap().unwrap();
-        assert_eq!(
-            got.messages.len() as u64,
-            want["messages"].as_u64().unwrap(),
-            "{id}"
-        );
-    }
+    env.assert_expected_message_counts().await;
 }
 
 #[tokio::test]
@@ -360,20 +320,8 @@ async fn a_pending_entry_removed_from_the_stream_is_dead_lettered_not_retried() 
     env.append(&fixture_fields("conversations.jsonl")[..2])
         .await;
     drop(env.consumer("c1").await);
+    let first = env.read_and_crash("c1", 2).await.remove(0);
     let mut conn = env.conn.clone();
-    let reply: redis::streams::StreamReadReply = redis::cmd("XREADGROUP")
-        .arg("GROUP")
-        .arg(&env.group)
-        .arg("c1")
-        .arg("COUNT")
-        .arg(2)
-        .arg("STREAMS")
-        .arg(&env.stream)
-        .arg(">")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    let first = reply.keys[0].ids[0].id.clone();
     let _: usize = conn.xdel(&env.stream, &[&first]).await.unwrap();
 
     let mut consumer = env.consumer("c1").await;
