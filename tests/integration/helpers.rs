@@ -198,6 +198,14 @@ pub fn fixture(name: &str) -> Vec<(Vec<(String, String)>, Value)> {
         .collect()
 }
 
+/// An entry's fields from literal pairs.
+pub fn entry(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
 pub fn fixture_fields(name: &str) -> Vec<Vec<(String, String)>> {
     fixture(name).into_iter().map(|(f, _)| f).collect()
 }

@@ -6,7 +6,7 @@ use futures::StreamExt;
 use redis::AsyncCommands;
 use redis::streams::StreamRangeReply;
 
-use crate::helpers::{TestEnv, expected, fixture, fixture_fields};
+use crate::helpers::{TestEnv, entry, expected, fixture, fixture_fields};
 
 #[tokio::test]
 async fn fixture_conversations_are_projected_with_their_messages() {
@@ -188,15 +188,9 @@ async fn a_change_notice_follows_each_stored_effect() {
 #[tokio::test]
 async fn unknown_types_and_not_yet_projected_types_are_acknowledged() {
     let env = TestEnv::new().await;
-    let owned = |pairs: &[(&str, &str)]| {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect::<Vec<_>>()
-    };
     env.append(&[
-        owned(&[("conv", "x"), ("typ", "sentiment_scored"), ("agt", "a")]),
-        owned(&[
+        entry(&[("conv", "x"), ("typ", "sentiment_scored"), ("agt", "a")]),
+        entry(&[
             ("conv", "x"),
             ("typ", "final_decision"),
             ("agt", "a"),
@@ -237,21 +231,15 @@ async fn an_entry_the_store_keeps_refusing_is_retried_then_dead_lettered() {
         .insert_one(mongodb::bson::doc! { "_id": "poisoned", "messages": "not a list" })
         .await
         .unwrap();
-    let owned = |pairs: &[(&str, &str)]| {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect::<Vec<_>>()
-    };
     env.append(&[
-        owned(&[
+        entry(&[
             ("conv", "poisoned"),
             ("typ", "user_input"),
             ("agt", "b"),
             ("seq", "1"),
             ("payload", r#"{"utterance":"hi"}"#),
         ]),
-        owned(&[
+        entry(&[
             ("conv", "healthy"),
             ("typ", "user_input"),
             ("agt", "b"),
