@@ -289,3 +289,36 @@ fn now_iso() -> String {
     chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now())
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use rand::SeedableRng;
+
+    use super::*;
+    use crate::contract::{Event, EventKind, RawEntry};
+
+    /// Whatever the simulator writes follows the contract, and covers every event type.
+    #[test]
+    fn simulated_entries_parse_and_cover_every_type() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let mut kinds = BTreeSet::new();
+        let mut legacy = 0;
+        for n in 0..20 {
+            let mut script = Script::new(&mut rng);
+            legacy += usize::from(script.legacy);
+            let mut i = 0;
+            while let Some(fields) = script.next_entry() {
+                i += 1;
+                let fields = fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+                let event = Event::parse(&RawEntry::new(format!("{n}-{i}"), fields))
+                    .unwrap_or_else(|e| panic!("conversation {n}, entry {i}: {e}"));
+                assert!(!matches!(event.kind, EventKind::Unknown(_)));
+                kinds.insert(event.kind.name().to_owned());
+            }
+        }
+        assert_eq!(kinds.len(), 10, "{kinds:?}");
+        assert!(legacy > 0, "some conversations use the older envelope");
+    }
+}

@@ -73,7 +73,7 @@ impl Envelope {
             .field(&["seq"])
             .map(|s| {
                 s.trim().parse::<i64>().map_err(|_| ParseError::WrongType {
-                    field: "seq",
+                    field: "seq".to_owned(),
                     expected: "an integer",
                 })
             })

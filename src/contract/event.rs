@@ -4,6 +4,9 @@ use chrono::{DateTime, NaiveDateTime};
 use serde_json::{Map, Value};
 
 use super::envelope::{Envelope, RawEntry};
+use super::payload::{
+    self, ApplicationDetails, Assessment, AssessmentKind, Decision, NoticePost, Summary,
+};
 
 /// Why an entry cannot be turned into an event. The text is what the dead-letter stream
 /// records as the reason, so it is written for an operator.
@@ -13,7 +16,7 @@ pub enum ParseError {
     Missing(&'static str),
     #[error("{field} is not {expected}")]
     WrongType {
-        field: &'static str,
+        field: String,
         expected: &'static str,
     },
     #[error("payload is not JSON: {0}")]
@@ -126,8 +129,13 @@ pub enum Body {
         customer_id: Option<String>,
     },
     Message(Utterance),
-    /// A contract type whose payload is kept as-is for its projector.
-    Payload,
+    ApplicationDetails(ApplicationDetails),
+    Assessment(Assessment),
+    Notice(NoticePost),
+    Decision(Decision),
+    Summary(Summary),
+    /// A type the contract does not know: its payload is not looked at.
+    Other,
 }
 
 /// One validated event of the ledger.
@@ -178,14 +186,30 @@ impl Event {
                         Some(Value::Bool(b)) => *b,
                         Some(_) => {
                             return Err(ParseError::WrongType {
-                                field: "payload.end_conversation",
+                                field: "payload.end_conversation".to_owned(),
                                 expected: "a boolean",
                             });
                         }
                     },
                 })
             }
-            _ => Body::Payload,
+            EventKind::ApplicationDetailChanged => {
+                Body::ApplicationDetails(payload::application_details(payload)?)
+            }
+            EventKind::IdentityRiskAssessment => {
+                Body::Assessment(payload::assessment(AssessmentKind::IdentityRisk, payload)?)
+            }
+            EventKind::ServiceabilityAssessment => Body::Assessment(payload::assessment(
+                AssessmentKind::Serviceability,
+                payload,
+            )?),
+            EventKind::FraudCheckAssessment => {
+                Body::Assessment(payload::assessment(AssessmentKind::FraudCheck, payload)?)
+            }
+            EventKind::NoticeboardUpdated => Body::Notice(payload::notice_post(payload)?),
+            EventKind::FinalDecision => Body::Decision(payload::decision(payload)?),
+            EventKind::ConversationSummary => Body::Summary(payload::summary(payload)?),
+            EventKind::Unknown(_) => Body::Other,
         };
         Ok(Self {
             envelope,
@@ -212,7 +236,7 @@ fn opt_str(
         Some(Value::String(s)) if s.is_empty() => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(_) => Err(ParseError::WrongType {
-            field,
+            field: field.to_owned(),
             expected: "a string",
         }),
     }

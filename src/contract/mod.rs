@@ -8,11 +8,16 @@
 
 mod envelope;
 mod event;
+mod payload;
 
 pub use envelope::{Envelope, MAX_ENTRY_BYTES, RawEntry};
 pub use event::{
     Body, Event, EventId, EventKind, ParseError, Speaker, Utterance, entry_id_millis,
     parse_iso_millis,
+};
+pub use payload::{
+    Address, ApplicationDetails, Assessment, AssessmentKind, CustomerPatch, Decision, NoticePost,
+    Summary,
 };
 
 #[cfg(test)]

@@ -198,3 +198,205 @@ fn html_in_an_utterance_is_kept_as_text() {
     let Body::Message(m) = e.body else { panic!() };
     assert_eq!(m.text, "<script>alert(1)</script>");
 }
+
+fn parsed_fixture_events() -> Vec<Event> {
+    fixture("conversations.jsonl")
+        .into_iter()
+        .enumerate()
+        .map(|(i, (fields, _))| Event::parse(&RawEntry::new(format!("1-{i}"), fields)).unwrap())
+        .collect()
+}
+
+fn expected() -> Vec<Value> {
+    let text = std::fs::read_to_string(fixtures_dir().join("expected.json")).unwrap();
+    serde_json::from_str::<Value>(&text)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// Everything `expected.json` says of a conversation can be read off its typed events.
+#[test]
+fn typed_payloads_carry_what_the_expected_projections_show() {
+    let events = parsed_fixture_events();
+    for want in expected() {
+        let id = want["conversation_id"].as_str().unwrap();
+        let of_conv: Vec<&Event> = events.iter().filter(|e| e.conv() == id).collect();
+        let details = of_conv
+            .iter()
+            .filter_map(|e| match &e.body {
+                Body::ApplicationDetails(d) => Some(d),
+                _ => None,
+            })
+            .next_back()
+            .unwrap();
+        assert_eq!(
+            details.application_number.as_deref(),
+            want["application_number"].as_str()
+        );
+        assert_eq!(details.loan_amount, want["loan_amount"].as_f64());
+        assert_eq!(
+            details.loan_purpose.as_deref(),
+            want["loan_purpose"].as_str()
+        );
+        let customer = details.customer.as_ref().unwrap();
+        assert_eq!(
+            customer.customer_id.as_deref(),
+            want["customer_id"].as_str()
+        );
+        assert_eq!(
+            customer.full_name().as_deref(),
+            want["customer_full_name"].as_str()
+        );
+        assert_eq!(
+            customer.email_address.as_deref(),
+            want["customer_email"].as_str()
+        );
+
+        let decision = of_conv.iter().find_map(|e| match e.body {
+            Body::Decision(d) => Some(d),
+            _ => None,
+        });
+        assert_eq!(
+            decision.map(|d| d.status()),
+            want["status_if_decided"].as_str()
+        );
+        let named = decision.map(|d| format!("{d:?}").to_uppercase());
+        assert_eq!(named.as_deref(), want["final_decision"].as_str());
+
+        let board = want["noticeboard"].as_object().unwrap();
+        for (agent_name, entry) in board {
+            let posts = of_conv
+                .iter()
+                .filter(|e| matches!(&e.body, Body::Notice(p) if &p.agent_name == agent_name))
+                .count();
+            assert_eq!(
+                posts as u64,
+                entry["versions"].as_u64().unwrap(),
+                "{id} {agent_name}"
+            );
+        }
+        let all_posts = of_conv
+            .iter()
+            .filter(|e| matches!(e.body, Body::Notice(_)))
+            .count();
+        let versions: u64 = board
+            .values()
+            .map(|e| e["versions"].as_u64().unwrap())
+            .sum();
+        assert_eq!(
+            all_posts as u64, versions,
+            "{id}: no post outside the expected entries"
+        );
+    }
+}
+
+#[test]
+fn assessments_keep_their_whole_payload_and_a_summary() {
+    // The last one is the older-envelope conversation's: severity LOW, score 2.
+    let fraud = events_of("fraudCheck_assessment");
+    let Body::Assessment(a) = &fraud.last().unwrap().body else {
+        panic!()
+    };
+    assert_eq!(a.kind, AssessmentKind::FraudCheck);
+    assert_eq!(a.severity.as_deref(), Some("LOW"));
+    assert_eq!(a.final_score, Some(2.0));
+    assert!(a.payload.contains_key("categories"));
+    let identity = events_of("identityRisk_assessment");
+    let Body::Assessment(a) = &identity.last().unwrap().body else {
+        panic!()
+    };
+    assert_eq!(
+        (a.kind, a.decision.as_deref()),
+        (AssessmentKind::IdentityRisk, Some("PASS"))
+    );
+}
+
+fn events_of(typ: &str) -> Vec<Event> {
+    parsed_fixture_events()
+        .into_iter()
+        .filter(|e| e.envelope.typ == typ)
+        .collect()
+}
+
+fn parse_payload(typ: &str, payload: &str) -> Result<Event, ParseError> {
+    Event::parse(&entry(&[
+        ("conv", "c"),
+        ("typ", typ),
+        ("agt", "a"),
+        ("payload", payload),
+    ]))
+}
+
+#[test]
+fn older_payload_spellings_are_read() {
+    let e = parse_payload(
+        "noticeboard_post",
+        r#"{"agent_name":"a::T","content":"old"}"#,
+    )
+    .unwrap();
+    assert!(matches!(e.body, Body::Notice(ref p) if p.content == "old" && p.at_ms.is_none()));
+    let e = parse_payload("final_credit_decision", r#"{"outcome":"referred"}"#).unwrap();
+    assert_eq!(e.body, Body::Decision(Decision::Referred));
+    let e = parse_payload(
+        "conversation_summary",
+        r#"{"conversation_purpose":"Rent","conversation_facts":["a","b"]}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        e.body,
+        Body::Summary(Summary {
+            purpose: Some("Rent".into()),
+            facts: vec!["a".into(), "b".into()],
+        })
+    );
+    // Numbers sent as text are read as numbers.
+    let e = parse_payload("applicationDetail_changed", r#"{"loanAmount":"750.5"}"#).unwrap();
+    assert!(matches!(e.body, Body::ApplicationDetails(ref d) if d.loan_amount == Some(750.5)));
+}
+
+#[test]
+fn wrongly_typed_or_missing_payload_fields_name_the_field() {
+    for (typ, payload, reason) in [
+        (
+            "final_decision",
+            r#"{"decision":"MAYBE"}"#,
+            "payload.decision is not APPROVED, DECLINED or REFERRED",
+        ),
+        ("final_decision", "{}", "missing payload.decision"),
+        (
+            "applicationDetail_changed",
+            r#"{"loanAmount":"lots"}"#,
+            "payload.loanAmount is not a number",
+        ),
+        (
+            "applicationDetail_changed",
+            r#"{"customer":"Ann"}"#,
+            "payload.customer is not an object",
+        ),
+        (
+            "applicationDetail_changed",
+            r#"{"customer":{"date_of_birth":"22/07/1960"}}"#,
+            "payload.customer.date_of_birth is not a date (YYYY-MM-DD)",
+        ),
+        (
+            "noticeboard_updated",
+            r#"{"post":"hi"}"#,
+            "missing payload.agent_name",
+        ),
+        (
+            "conversation_summary",
+            r#"{"facts":[1]}"#,
+            "payload.facts is not a list of strings",
+        ),
+        (
+            "fraudCheck_assessment",
+            r#"{"final_score":"high"}"#,
+            "payload.final_score is not a number",
+        ),
+    ] {
+        let err = parse_payload(typ, payload).unwrap_err();
+        assert_eq!(err.to_string(), reason, "{typ} {payload}");
+    }
+}
