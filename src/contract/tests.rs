@@ -1,35 +1,10 @@
 //! The contract's own fixtures (`shared/contract/fixtures`) and edge cases of EVENTS.md.
 
-use std::path::PathBuf;
-
-use serde_json::Value;
-
 use super::*;
 
-fn fixtures_dir() -> PathBuf {
-    std::env::var_os("CONTRACT_FIXTURES").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/contract/fixtures"),
-        PathBuf::from,
-    )
-}
-
-/// Each line of a fixture file as (fields, the whole JSON line).
-fn fixture(name: &str) -> Vec<(Vec<(String, String)>, Value)> {
-    let text = std::fs::read_to_string(fixtures_dir().join(name)).unwrap();
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|line| {
-            let value: Value = serde_json::from_str(line).unwrap();
-            let fields = value["fields"]
-                .as_object()
-                .unwrap()
-                .iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
-                .collect();
-            (fields, value)
-        })
-        .collect()
-}
+#[path = "../../tests/support/fixtures.rs"]
+mod fixtures;
+use fixtures::{expected, fixture};
 
 fn entry(fields: &[(&str, &str)]) -> RawEntry {
     RawEntry::new(
@@ -205,15 +180,6 @@ fn parsed_fixture_events() -> Vec<Event> {
         .enumerate()
         .map(|(i, (fields, _))| Event::parse(&RawEntry::new(format!("1-{i}"), fields)).unwrap())
         .collect()
-}
-
-fn expected() -> Vec<Value> {
-    let text = std::fs::read_to_string(fixtures_dir().join("expected.json")).unwrap();
-    serde_json::from_str::<Value>(&text)
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .clone()
 }
 
 /// Everything `expected.json` says of a conversation can be read off its typed events.

@@ -1,13 +1,15 @@
 //! A fresh, isolated ledger + store per test, and the contract fixtures.
 
-use std::path::PathBuf;
 use std::time::Duration;
+
+#[path = "../support/fixtures.rs"]
+mod fixtures;
+pub use fixtures::{expected, fixture, fixture_fields};
 
 use billie_dashboard::server::feed::Publisher;
 use billie_dashboard::server::ingest::{Consumer, ConsumerConfig, Outcome, Report};
 use billie_dashboard::server::store::Store;
 use redis::AsyncCommands;
-use serde_json::Value;
 
 pub struct TestEnv {
     pub redis: redis::Client,
@@ -173,48 +175,10 @@ impl TestEnv {
     }
 }
 
-pub fn fixtures_dir() -> PathBuf {
-    std::env::var_os("CONTRACT_FIXTURES").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/contract/fixtures"),
-        PathBuf::from,
-    )
-}
-
-/// The stream entries of a fixture file, as (fields, whole line).
-pub fn fixture(name: &str) -> Vec<(Vec<(String, String)>, Value)> {
-    let text = std::fs::read_to_string(fixtures_dir().join(name)).unwrap();
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|line| {
-            let value: Value = serde_json::from_str(line).unwrap();
-            let fields = value["fields"]
-                .as_object()
-                .unwrap()
-                .iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
-                .collect();
-            (fields, value)
-        })
-        .collect()
-}
-
 /// An entry's fields from literal pairs.
 pub fn entry(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect()
-}
-
-pub fn fixture_fields(name: &str) -> Vec<Vec<(String, String)>> {
-    fixture(name).into_iter().map(|(f, _)| f).collect()
-}
-
-pub fn expected() -> Vec<Value> {
-    let text = std::fs::read_to_string(fixtures_dir().join("expected.json")).unwrap();
-    serde_json::from_str::<Value>(&text)
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .clone()
 }
