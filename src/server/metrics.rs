@@ -41,16 +41,25 @@ const BUCKETS: [f64; 8] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
 
 #[derive(Debug, Default)]
 pub struct Metrics {
-    events: Mutex<BTreeMap<(Disposition, String), u64>>,
+    /// Counts by disposition, then event type.
+    events: Mutex<BTreeMap<Disposition, BTreeMap<String, u64>>>,
     batch_buckets: [AtomicU64; BUCKETS.len()],
     batches: AtomicU64,
     batch_micros: AtomicU64,
 }
 
 impl Metrics {
+    /// Called once per entry: allocates only the first time a type is seen.
     pub fn count(&self, disposition: Disposition, typ: &str) {
-        if let Ok(mut events) = self.events.lock() {
-            *events.entry((disposition, typ.to_owned())).or_default() += 1;
+        let Ok(mut events) = self.events.lock() else {
+            return;
+        };
+        let by_type = events.entry(disposition).or_default();
+        match by_type.get_mut(typ) {
+            Some(n) => *n += 1,
+            None => {
+                by_type.insert(typ.to_owned(), 1);
+            }
         }
     }
 
@@ -71,14 +80,12 @@ impl Metrics {
     pub fn render(&self, group: Option<&GroupBacklog>) -> String {
         let mut out = String::new();
         let events = self.events.lock().map(|e| e.clone()).unwrap_or_default();
-        let mut last = None;
-        for ((disposition, typ), n) in &events {
+        for (disposition, by_type) in &events {
             let name = disposition.metric();
-            if last != Some(name) {
-                let _ = writeln!(out, "# TYPE {name} counter");
-                last = Some(name);
+            let _ = writeln!(out, "# TYPE {name} counter");
+            for (typ, n) in by_type {
+                let _ = writeln!(out, "{name}{{type=\"{}\"}} {n}", escape(typ));
             }
-            let _ = writeln!(out, "{name}{{type=\"{}\"}} {n}", escape(typ));
         }
         let name = "billie_ingest_batch_seconds";
         let _ = writeln!(out, "# TYPE {name} histogram");
