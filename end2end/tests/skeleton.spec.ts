@@ -91,3 +91,27 @@ test('the list moves a conversation with new activity to the top, live', async (
   ]);
   await expect(first).toHaveAttribute('data-id', other);
 });
+
+test('the open conversation shows what the agents found, and a decision arrives live', async ({ page }) => {
+  const conv = `decision-${Date.now()}`;
+  appendEntries([
+    { conv, typ: 'conversation_started', agt: 'broker', seq: '1', payload: JSON.stringify({ application_number: 'APP-00001-Z' }) },
+    {
+      conv,
+      typ: 'applicationDetail_changed',
+      agt: 'broker',
+      seq: '2',
+      payload: JSON.stringify({ applicationNumber: 'APP-00001-Z', loanAmount: 900, loanPurpose: 'Car repairs' }),
+    },
+    { conv, typ: 'fraudCheck_assessment', agt: 'fraud_agent', seq: '3', payload: JSON.stringify({ severity: 'LOW', final_score: 2 }) },
+  ]);
+  await signIn(page, `/conversations/${conv}`);
+  await expect(page.getByTestId('loan-amount')).toHaveText('$900.00');
+  await expect(page.getByTestId('loan-purpose')).toHaveText('Car repairs');
+  await expect(page.locator('details[data-kind="fraud_check"]')).toContainText('LOW · score 2');
+  await expect(page.getByTestId('live-badge')).toHaveText('Live');
+
+  appendEntries([{ conv, typ: 'final_decision', agt: 'broker', seq: '4', payload: JSON.stringify({ decision: 'APPROVED' }) }]);
+  await expect(page.getByTestId('decision')).toHaveText('Final decision: APPROVED');
+  await expect(page.locator('.facts .status')).toHaveText('approved');
+});

@@ -32,11 +32,41 @@ pub struct Message {
     pub at_ms: i64,
 }
 
-/// A conversation with its transcript, oldest message first.
+/// A conversation with its transcript (oldest message first) and what the agents found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConversationDetail {
     pub summary: ConversationSummary,
     pub messages: Vec<Message>,
+    pub application: Option<Application>,
+    /// Identity risk, serviceability and fraud check, those that have arrived.
+    pub assessments: Vec<AssessmentView>,
+    /// `APPROVED`, `DECLINED` or `REFERRED`.
+    pub decision: Option<String>,
+    pub purpose: Option<String>,
+    pub facts: Vec<String>,
+}
+
+/// The loan application as last described.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Application {
+    pub application_number: Option<String>,
+    pub loan_amount: Option<f64>,
+    pub loan_purpose: Option<String>,
+    pub loan_term: Option<f64>,
+    pub loan_fee: Option<f64>,
+    pub loan_total_payable: Option<f64>,
+}
+
+/// One assessment: the summary a supervisor scans, and its full detail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssessmentView {
+    /// `identity_risk`, `serviceability` or `fraud_check`.
+    pub kind: String,
+    pub decision: Option<String>,
+    pub severity: Option<String>,
+    pub final_score: Option<f64>,
+    /// The whole payload, as indented JSON.
+    pub detail: String,
 }
 
 /// A page of the conversation list, most recent activity first.

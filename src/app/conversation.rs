@@ -64,8 +64,9 @@ pub fn ConversationPage() -> impl IntoView {
     }
 }
 
-/// The conversation, kept current by the live feed from `mark` on. A change that is the
-/// next version is applied in place; anything else (a gap) refetches.
+/// The conversation, kept current by the live feed from `mark` on. A new message that is
+/// the next version is applied in place; any other change (an assessment, a decision…) or
+/// a gap refetches.
 #[component]
 fn LiveConversation(
     mark: Mark,
@@ -92,15 +93,16 @@ fn LiveConversation(
             if conversation.version <= version {
                 return;
             }
-            if conversation.version > version + 1 {
+            let Some(message) = message
+                .as_ref()
+                .filter(|_| conversation.version == version + 1)
+            else {
                 on_gap();
                 return;
-            }
+            };
             data.update(|d| {
                 d.summary = conversation.clone();
-                if let Some(m) = message {
-                    insert_in_order(&mut d.messages, m.clone());
-                }
+                insert_in_order(&mut d.messages, message.clone());
             });
         },
         refetch,
@@ -127,6 +129,7 @@ fn LiveConversation(
             <dt>"Messages"</dt>
             <dd data-testid="message-count">{move || summary().message_count}</dd>
         </dl>
+        {move || data.with(findings)}
         <section class="transcript" role="log" aria-label="Transcript" aria-live="polite">
             <For
                 each=move || data.with(|d| d.messages.clone().into_iter().enumerate().collect::<Vec<_>>())
@@ -135,6 +138,94 @@ fn LiveConversation(
             />
         </section>
     }
+}
+
+/// Decision, application, assessments and summary: what the agents have found so far.
+fn findings(d: &ConversationDetail) -> impl IntoView + use<> {
+    let decision = d.decision.clone().map(|outcome| {
+        let class = format!("decision status-{}", outcome.to_lowercase());
+        view! {
+            <p class=class data-testid="decision">
+                "Final decision: "
+                <strong>{outcome}</strong>
+            </p>
+        }
+    });
+    let money = |v: Option<f64>| v.map(|v| format!("${v:.2}")).unwrap_or_else(|| "—".into());
+    let application = d.application.clone().map(|a| {
+        view! {
+            <section class="panel" aria-label="Application">
+                <h2>"Application"</h2>
+                <dl class="facts">
+                    <dt>"Amount"</dt>
+                    <dd data-testid="loan-amount">{money(a.loan_amount)}</dd>
+                    <dt>"Purpose"</dt>
+                    <dd data-testid="loan-purpose">{a.loan_purpose.unwrap_or_default()}</dd>
+                    <dt>"Term"</dt>
+                    <dd>{a.loan_term.map(|t| format!("{t} days")).unwrap_or_default()}</dd>
+                    <dt>"Fee"</dt>
+                    <dd>{money(a.loan_fee)}</dd>
+                    <dt>"Total payable"</dt>
+                    <dd>{money(a.loan_total_payable)}</dd>
+                </dl>
+            </section>
+        }
+    });
+    let assessments = (!d.assessments.is_empty()).then(|| {
+        let items = d
+            .assessments
+            .iter()
+            .cloned()
+            .map(|a| {
+                let title = match a.kind.as_str() {
+                    "identity_risk" => "Identity risk",
+                    "serviceability" => "Serviceability",
+                    _ => "Fraud check",
+                };
+                let chip = [
+                    a.decision,
+                    a.severity,
+                    a.final_score.map(|s| format!("score {s}")),
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" · ");
+                view! {
+                    <details class="assessment" data-kind=a.kind.clone()>
+                        <summary>
+                            <span class="title">{title}</span>
+                            " "
+                            <span class="chip">{chip}</span>
+                        </summary>
+                        <pre>{a.detail}</pre>
+                    </details>
+                }
+            })
+            .collect::<Vec<_>>();
+        view! {
+            <section class="panel" aria-label="Assessments">
+                <h2>"Assessments"</h2>
+                {items}
+            </section>
+        }
+    });
+    let recap = (d.purpose.is_some() || !d.facts.is_empty()).then(|| {
+        let facts = d
+            .facts
+            .iter()
+            .cloned()
+            .map(|f| view! { <li>{f}</li> })
+            .collect::<Vec<_>>();
+        view! {
+            <section class="panel" aria-label="Summary">
+                <h2>"Summary"</h2>
+                <p>{d.purpose.clone()}</p>
+                <ul>{facts}</ul>
+            </section>
+        }
+    });
+    view! { {decision} <div class="findings">{application} {assessments} {recap}</div> }
 }
 
 /// Keeps the transcript ordered by (`seq`, time) when events arrive out of order.

@@ -42,7 +42,32 @@ async fn fixture_conversations_are_projected_with_their_messages() {
             got.summary.customer_id.as_deref(),
             want["customer_id"].as_str()
         );
-        assert_eq!(got.summary.status, "active");
+        assert_eq!(
+            got.summary.status,
+            want["status_if_decided"].as_str().unwrap_or("active"),
+            "status of {id}"
+        );
+        assert_eq!(got.decision.as_deref(), want["final_decision"].as_str());
+        let application = got.application.as_ref().unwrap();
+        assert_eq!(application.loan_amount, want["loan_amount"].as_f64());
+        assert_eq!(
+            application.loan_purpose.as_deref(),
+            want["loan_purpose"].as_str()
+        );
+        assert_eq!(
+            application.application_number.as_deref(),
+            want["application_number"].as_str()
+        );
+        let kinds: Vec<&str> = got.assessments.iter().map(|a| a.kind.as_str()).collect();
+        assert_eq!(
+            kinds,
+            ["identity_risk", "serviceability", "fraud_check"],
+            "{id}"
+        );
+        assert!(
+            got.purpose.is_some() && !got.facts.is_empty(),
+            "summary of {id}"
+        );
         let seqs: Vec<_> = got.messages.iter().map(|m| m.seq).collect();
         let mut sorted = seqs.clone();
         sorted.sort();
@@ -192,9 +217,9 @@ async fn unknown_types_and_not_yet_projected_types_are_acknowledged() {
         entry(&[("conv", "x"), ("typ", "sentiment_scored"), ("agt", "a")]),
         entry(&[
             ("conv", "x"),
-            ("typ", "final_decision"),
+            ("typ", "noticeboard_updated"),
             ("agt", "a"),
-            ("payload", r#"{"decision":"APPROVED"}"#),
+            ("payload", r#"{"agent_name":"a::Notes","post":"hello"}"#),
         ]),
     ])
     .await;
@@ -464,4 +489,43 @@ async fn a_transcript_keeps_its_newest_messages_up_to_the_limit() {
         got.summary.message_count as u64,
         first["messages"].as_u64().unwrap()
     );
+}
+
+#[tokio::test]
+async fn the_newest_decision_wins_in_any_order_and_sticks() {
+    let env = TestEnv::new().await;
+    let decision = |seq: &str, outcome: &str| {
+        entry(&[
+            ("conv", "d"),
+            ("typ", "final_decision"),
+            ("agt", "broker"),
+            ("seq", seq),
+            ("payload", &format!(r#"{{"decision":"{outcome}"}}"#)),
+        ])
+    };
+    let message = entry(&[
+        ("conv", "d"),
+        ("typ", "user_input"),
+        ("agt", "broker"),
+        ("seq", "9"),
+        ("payload", r#"{"utterance":"any news?"}"#),
+    ]);
+    // The newer decision (seq 8) arrives before the older one (seq 5); a message follows.
+    env.append(&[
+        decision("8", "DECLINED"),
+        decision("5", "APPROVED"),
+        message,
+    ])
+    .await;
+    let mut consumer = env.consumer("c1").await;
+    let report = env.drain(&mut consumer).await;
+
+    assert_eq!((report.applied, report.duplicates), (2, 1), "{report:?}");
+    let got = env.store.get_conversation("d").await.unwrap().unwrap();
+    assert_eq!(got.decision.as_deref(), Some("DECLINED"));
+    assert_eq!(
+        got.summary.status, "declined",
+        "a later message does not undo a decision"
+    );
+    assert_eq!(got.messages.len(), 1);
 }

@@ -375,7 +375,7 @@ pub async fn apply_event(
         }
     };
     match store
-        .apply(event.conv(), &event.id.key(), projection.update)
+        .apply(event.conv(), &projection.guard, projection.update)
         .await?
     {
         Applied::Changed(conversation) => {

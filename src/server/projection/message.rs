@@ -4,7 +4,7 @@
 
 use mongodb::bson::{Bson, DateTime, doc};
 
-use super::{Limits, Projection};
+use super::{Guard, Limits, Projection};
 use crate::api::Message;
 use crate::contract::{Event, Utterance};
 
@@ -34,6 +34,7 @@ pub fn project(event: &Event, utterance: &Utterance, limits: &Limits) -> Project
         "$setOnInsert": { "status": "active" },
     };
     Projection {
+        guard: Guard::Once(event.id.key()),
         update,
         message: Some(Message {
             seq: event.envelope.seq,

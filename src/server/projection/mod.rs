@@ -4,6 +4,7 @@
 //! ([`crate::server::store::Store::apply`]) in the same write.
 
 mod message;
+mod registers;
 mod started;
 
 use mongodb::bson::Document;
@@ -24,9 +25,20 @@ impl Default for Limits {
     }
 }
 
+/// What makes applying an event a second time (or late) change nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Guard {
+    /// The event's key is recorded with its effect; an event already recorded is skipped.
+    Once(String),
+    /// The effect replaces the register `field` only when it is newer (by `seq`, or event
+    /// time without one) than what is there, so the newest wins in any arrival order.
+    Newer { field: &'static str, order: i64 },
+}
+
 /// The effect of one event on its conversation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Projection {
+    pub guard: Guard,
     /// Update operators for the conversation document.
     pub update: Document,
     /// The transcript message the event adds, for the live feed.
@@ -54,7 +66,7 @@ pub fn plan(event: &Event, limits: &Limits) -> Plan {
         }
         (_, Body::Message(utterance)) => Plan::Apply(message::project(event, utterance, limits)),
         (EventKind::Unknown(_), _) => Plan::Unknown,
-        _ => Plan::NotProjected,
+        (_, body) => registers::project(event, body).map_or(Plan::NotProjected, Plan::Apply),
     }
 }
 

@@ -4,7 +4,7 @@
 
 use mongodb::bson::{DateTime, Document, doc};
 
-use super::Projection;
+use super::{Guard, Projection};
 use crate::contract::{Body, Event};
 
 pub fn project(event: &Event) -> Projection {
@@ -31,6 +31,7 @@ pub fn project(event: &Event) -> Projection {
         update.insert("$set", set);
     }
     Projection {
+        guard: Guard::Once(event.id.key()),
         update,
         message: None,
     }

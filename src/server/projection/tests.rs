@@ -101,13 +101,78 @@ fn a_start_fills_in_without_wiping() {
 }
 
 #[test]
-fn other_types_are_not_projected_and_unknown_ones_are_flagged() {
+fn assessments_replace_their_register_only_when_newer() {
     let fraud = event(&[
         ("conv", "c"),
         ("typ", "fraud_risk.assessment.v1"),
         ("agt", "f"),
+        ("seq", "12"),
+        (
+            "payload",
+            r#"{"severity":"LOW","final_score":2,"categories":[]}"#,
+        ),
     ]);
-    assert_eq!(plan(&fraud, &Limits::default()), Plan::NotProjected);
+    let Plan::Apply(p) = plan(&fraud, &Limits::default()) else {
+        panic!("not applied");
+    };
+    assert_eq!(
+        p.guard,
+        Guard::Newer {
+            field: "fraud_check",
+            order: 12
+        }
+    );
+    let register = p
+        .update
+        .get_document("$set")
+        .unwrap()
+        .get_document("fraud_check")
+        .unwrap();
+    assert_eq!(register.get_str("severity").unwrap(), "LOW");
+    assert_eq!(register.get_f64("final_score").unwrap(), 2.0);
+    assert!(
+        register
+            .get_document("payload")
+            .unwrap()
+            .contains_key("categories")
+    );
+}
+
+#[test]
+fn a_decision_sets_the_status_and_noticeboard_posts_wait_for_their_projector() {
+    let decided = event(&[
+        ("conv", "c"),
+        ("typ", "final_credit_decision"),
+        ("agt", "b"),
+        ("payload", r#"{"outcome":"REFERRED"}"#),
+    ]);
+    let Plan::Apply(p) = plan(&decided, &Limits::default()) else {
+        panic!("not applied");
+    };
+    let set = p.update.get_document("$set").unwrap();
+    assert_eq!(set.get_str("status").unwrap(), "referred");
+    assert!(
+        !p.update
+            .get_document("$setOnInsert")
+            .unwrap()
+            .contains_key("status")
+    );
+    // Without seq, the event time orders registers.
+    assert_eq!(
+        p.guard,
+        Guard::Newer {
+            field: "decision",
+            order: 1_793_696_408_000
+        }
+    );
+
+    let post = event(&[
+        ("conv", "c"),
+        ("typ", "noticeboard_post"),
+        ("agt", "a"),
+        ("payload", r#"{"agent_name":"a::T","content":"x"}"#),
+    ]);
+    assert_eq!(plan(&post, &Limits::default()), Plan::NotProjected);
     let new = event(&[("conv", "c"), ("typ", "sentiment_scored"), ("agt", "x")]);
     assert_eq!(plan(&new, &Limits::default()), Plan::Unknown);
 }

@@ -16,8 +16,11 @@ use mongodb::{
 };
 use serde::Deserialize;
 
-use crate::api::{ConversationDetail, ConversationPage, ConversationSummary, Message};
+use crate::api::{
+    Application, AssessmentView, ConversationDetail, ConversationPage, ConversationSummary, Message,
+};
 use crate::server::config::ConfigError;
+use crate::server::projection::Guard;
 
 /// A failure of the store. Ingest treats every one as transient: the entry stays
 /// unacknowledged and is retried.
@@ -124,17 +127,29 @@ impl Store {
         Ok(())
     }
 
-    /// Applies `update` to conversation `conv` unless the event `event_key` was applied
-    /// before, creating the conversation if it does not exist. The event's key is recorded
-    /// in the same write as its effect, so a crash between the two cannot happen.
+    /// Applies `update` to conversation `conv` unless `guard` says the event's effect is
+    /// there already (or superseded), creating the conversation if it does not exist. The
+    /// guard's record is part of the same write as the effect, so a crash cannot split them.
     pub async fn apply(
         &self,
         conv: &str,
-        event_key: &str,
+        guard: &Guard,
         mut update: Document,
     ) -> Result<Applied, StoreError> {
-        let filter = doc! { "_id": conv, "applied": { "$ne": event_key } };
-        update.insert("$addToSet", doc! { "applied": event_key });
+        let mut filter = doc! { "_id": conv };
+        match guard {
+            Guard::Once(key) => {
+                filter.insert("applied", doc! { "$ne": key });
+                update.insert("$addToSet", doc! { "applied": key });
+            }
+            Guard::Newer { field, order } => {
+                let mut older = Document::new();
+                older.insert(format!("{field}.order"), doc! { "$lt": order });
+                let mut absent = Document::new();
+                absent.insert(*field, doc! { "$exists": false });
+                filter.insert("$or", vec![older, absent]);
+            }
+        }
         let mut inc = update.get_document("$inc").cloned().unwrap_or_default();
         inc.insert("version", 1_i64);
         update.insert("$inc", inc);
@@ -216,9 +231,25 @@ impl Store {
             return Ok(None);
         };
         let doc: ConversationDoc = bson::from_document(doc)?;
+        let assessments = [
+            ("identity_risk", doc.identity_risk),
+            ("serviceability", doc.serviceability),
+            ("fraud_check", doc.fraud_check),
+        ]
+        .into_iter()
+        .filter_map(|(kind, a)| a.map(|a| a.view(kind)))
+        .collect();
+        let (purpose, facts) = doc
+            .recap
+            .map_or((None, Vec::new()), |r| (r.purpose, r.facts));
         Ok(Some(ConversationDetail {
             summary: doc.summary.into(),
             messages: doc.messages.into_iter().map(Message::from).collect(),
+            application: doc.application,
+            assessments,
+            decision: doc.decision.map(|d| d.outcome),
+            purpose,
+            facts,
         }))
     }
 
@@ -286,6 +317,51 @@ struct ConversationDoc {
     summary: SummaryDoc,
     #[serde(default)]
     messages: Vec<MessageDoc>,
+    application: Option<Application>,
+    identity_risk: Option<AssessmentDoc>,
+    serviceability: Option<AssessmentDoc>,
+    fraud_check: Option<AssessmentDoc>,
+    decision: Option<DecisionDoc>,
+    #[serde(rename = "summary")]
+    recap: Option<RecapDoc>,
+}
+
+/// An assessment register (see `projection::registers`).
+#[derive(Debug, Deserialize)]
+struct AssessmentDoc {
+    decision: Option<String>,
+    severity: Option<String>,
+    final_score: Option<f64>,
+    payload: Option<Document>,
+}
+
+#[derive(Debug, Deserialize)]
+struct DecisionDoc {
+    outcome: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct RecapDoc {
+    purpose: Option<String>,
+    #[serde(default)]
+    facts: Vec<String>,
+}
+
+impl AssessmentDoc {
+    fn view(self, kind: &str) -> AssessmentView {
+        let detail = self
+            .payload
+            .map(|p| bson::Bson::Document(p).into_relaxed_extjson())
+            .and_then(|json| serde_json::to_string_pretty(&json).ok())
+            .unwrap_or_default();
+        AssessmentView {
+            kind: kind.to_owned(),
+            decision: self.decision,
+            severity: self.severity,
+            final_score: self.final_score,
+            detail,
+        }
+    }
 }
 
 /// A transcript message as stored (see `projection::message`).
