@@ -114,4 +114,18 @@ test('the open conversation shows what the agents found, and a decision arrives 
   appendEntries([{ conv, typ: 'final_decision', agt: 'broker', seq: '4', payload: JSON.stringify({ decision: 'APPROVED' }) }]);
   await expect(page.getByTestId('decision')).toHaveText('Final decision: APPROVED');
   await expect(page.locator('.facts .status')).toHaveText('approved');
+
+  const post = (seq: string, text: string) => ({
+    conv,
+    typ: 'noticeboard_updated',
+    agt: 'fraud_agent',
+    seq,
+    payload: JSON.stringify({ agent_name: 'fraud_agent::Fraud Signals', post: text }),
+  });
+  appendEntries([post('5', 'First look: nothing unusual.')]);
+  const notice = page.locator('article.notice[data-agent="fraud_agent::Fraud Signals"]');
+  await expect(notice.locator('.current')).toHaveText('First look: nothing unusual.');
+  appendEntries([post('6', 'Device matches earlier applications.')]);
+  await expect(notice.locator('.current')).toHaveText('Device matches earlier applications.');
+  await expect(notice.locator('details summary')).toHaveText('1 earlier version(s)');
 });

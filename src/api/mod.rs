@@ -44,6 +44,22 @@ pub struct ConversationDetail {
     pub decision: Option<String>,
     pub purpose: Option<String>,
     pub facts: Vec<String>,
+    /// One entry per agent topic, in agent-name order.
+    pub noticeboard: Vec<NoticeboardEntry>,
+}
+
+/// The posts of one agent topic (`agent_name` = `"<agent>::<Topic>"`), oldest first; the
+/// last is the current content.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NoticeboardEntry {
+    pub agent_name: String,
+    pub versions: Vec<NoticeVersion>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NoticeVersion {
+    pub content: String,
+    pub at_ms: i64,
 }
 
 /// The loan application as last described.

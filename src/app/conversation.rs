@@ -225,7 +225,58 @@ fn findings(d: &ConversationDetail) -> impl IntoView + use<> {
             </section>
         }
     });
-    view! { {decision} <div class="findings">{application} {assessments} {recap}</div> }
+    let board = (!d.noticeboard.is_empty()).then(|| {
+        let entries = d
+            .noticeboard
+            .iter()
+            .cloned()
+            .map(|entry| {
+                let (agent, topic) = entry
+                    .agent_name
+                    .split_once("::")
+                    .map(|(a, t)| (a.to_owned(), t.to_owned()))
+                    .unwrap_or_else(|| (String::new(), entry.agent_name.clone()));
+                let mut versions = entry.versions;
+                let current = versions.pop();
+                let earlier = versions.len();
+                let history = versions
+                    .into_iter()
+                    .rev()
+                    .map(|v| {
+                        view! {
+                            <li>
+                                <time>{format::clock(v.at_ms)}</time>
+                                " "
+                                {v.content}
+                            </li>
+                        }
+                    })
+                    .collect::<Vec<_>>();
+                view! {
+                    <article class="notice" data-agent=entry.agent_name.clone()>
+                        <h3>{topic} " " <span class="chip">{agent}</span></h3>
+                        <p class="current">{current.map(|v| v.content)}</p>
+                        {(earlier > 0)
+                            .then(|| {
+                                view! {
+                                    <details>
+                                        <summary>{format!("{earlier} earlier version(s)")}</summary>
+                                        <ol class="history">{history}</ol>
+                                    </details>
+                                }
+                            })}
+                    </article>
+                }
+            })
+            .collect::<Vec<_>>();
+        view! {
+            <section class="panel" aria-label="Noticeboard">
+                <h2>"Noticeboard"</h2>
+                {entries}
+            </section>
+        }
+    });
+    view! { {decision} <div class="findings">{application} {assessments} {recap} {board}</div> }
 }
 
 /// Keeps the transcript ordered by (`seq`, time) when events arrive out of order.

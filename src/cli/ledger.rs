@@ -65,11 +65,10 @@ pub async fn replay(args: ReplayArgs) -> Result<(), String> {
     .await
     .map_err(|e: IngestError| e.to_string())?;
     println!(
-        "replayed {} entries: {} applied, {} already applied, {} not projected, {} unknown type, {} refused",
+        "replayed {} entries: {} applied, {} already applied or superseded, {} unknown type, {} refused",
         report.entries(),
         report.applied,
         report.duplicates,
-        report.not_projected,
         report.unknown,
         report.dead_lettered
     );

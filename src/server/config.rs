@@ -34,12 +34,17 @@ pub struct Settings {
     /// Newest transcript messages kept per conversation (EVENTS.md §6).
     #[arg(long, env = "TRANSCRIPT_LIMIT", default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..))]
     pub transcript_limit: u32,
+
+    /// Newest versions kept per noticeboard entry (EVENTS.md §6).
+    #[arg(long, env = "NOTICEBOARD_VERSIONS", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+    pub noticeboard_versions: u32,
 }
 
 impl Settings {
     pub fn limits(&self) -> Limits {
         Limits {
             transcript: self.transcript_limit as usize,
+            noticeboard_versions: self.noticeboard_versions as usize,
         }
     }
 

@@ -21,7 +21,6 @@ pub enum Disposition {
     Duplicate,
     DeadLettered,
     Unknown,
-    NotProjected,
 }
 
 impl Disposition {
@@ -31,7 +30,6 @@ impl Disposition {
             Self::Duplicate => "billie_events_duplicate_total",
             Self::DeadLettered => "billie_events_dead_lettered_total",
             Self::Unknown => "billie_events_unknown_type_total",
-            Self::NotProjected => "billie_events_not_projected_total",
         }
     }
 }

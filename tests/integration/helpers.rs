@@ -124,7 +124,6 @@ impl TestEnv {
                     total.duplicates += r.duplicates;
                     total.dead_lettered += r.dead_lettered;
                     total.unknown += r.unknown;
-                    total.not_projected += r.not_projected;
                 }
             }
         }

@@ -211,7 +211,7 @@ async fn a_change_notice_follows_each_stored_effect() {
 }
 
 #[tokio::test]
-async fn unknown_types_and_not_yet_projected_types_are_acknowledged() {
+async fn unknown_types_are_acknowledged_and_counted() {
     let env = TestEnv::new().await;
     env.append(&[
         entry(&[("conv", "x"), ("typ", "sentiment_scored"), ("agt", "a")]),
@@ -225,7 +225,7 @@ async fn unknown_types_and_not_yet_projected_types_are_acknowledged() {
     .await;
     let mut consumer = env.consumer("c1").await;
     let report = env.drain(&mut consumer).await;
-    assert_eq!((report.unknown, report.not_projected), (1, 1));
+    assert_eq!((report.unknown, report.applied), (1, 1));
     assert_eq!(env.pending().await, 0);
     let mut conn = env.conn.clone();
     let len: usize = conn.xlen(&env.dead_stream).await.unwrap();

@@ -25,7 +25,7 @@ use crate::api::FeedFrame;
 use crate::contract::{Event, ParseError, RawEntry};
 use crate::server::feed::Publisher;
 use crate::server::metrics::{Disposition, Metrics};
-use crate::server::projection::{self, Limits, Plan};
+use crate::server::projection::{self, Limits};
 use crate::server::store::{Applied, Store, StoreError};
 
 /// Where the consumer reads and who it is in the group.
@@ -83,8 +83,6 @@ pub struct Report {
     pub dead_lettered: usize,
     /// Entries of a type the contract does not know.
     pub unknown: usize,
-    /// Entries of a contract type this version does not project yet.
-    pub not_projected: usize,
 }
 
 impl Report {
@@ -94,13 +92,12 @@ impl Report {
             Disposition::Duplicate => &mut self.duplicates,
             Disposition::DeadLettered => &mut self.dead_lettered,
             Disposition::Unknown => &mut self.unknown,
-            Disposition::NotProjected => &mut self.not_projected,
         };
         *count += 1;
     }
 
     pub fn entries(&self) -> usize {
-        self.applied + self.duplicates + self.dead_lettered + self.unknown + self.not_projected
+        self.applied + self.duplicates + self.dead_lettered + self.unknown
     }
 }
 
@@ -366,13 +363,9 @@ pub async fn apply_event(
     limits: &Limits,
     event: &Event,
 ) -> Result<Disposition, StoreError> {
-    let projection = match projection::plan(event, limits) {
-        Plan::Apply(projection) => projection,
-        Plan::NotProjected => return Ok(Disposition::NotProjected),
-        Plan::Unknown => {
-            tracing::debug!(typ = %event.envelope.typ, "unknown event type");
-            return Ok(Disposition::Unknown);
-        }
+    let Some(projection) = projection::plan(event, limits) else {
+        tracing::debug!(typ = %event.envelope.typ, "unknown event type");
+        return Ok(Disposition::Unknown);
     };
     match store
         .apply(event.conv(), &projection.guard, projection.update)

@@ -4,24 +4,30 @@
 //! ([`crate::server::store::Store::apply`]) in the same write.
 
 mod message;
+mod noticeboard;
 mod registers;
 mod started;
 
 use mongodb::bson::Document;
 
 use crate::api::Message;
-use crate::contract::{Body, Event, EventKind};
+use crate::contract::{Body, Event};
 
 /// Settings that bound what a conversation document keeps.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Newest transcript messages kept per conversation (EVENTS.md §6).
     pub transcript: usize,
+    /// Newest versions kept per noticeboard entry (EVENTS.md §6).
+    pub noticeboard_versions: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { transcript: 2_000 }
+        Self {
+            transcript: 2_000,
+            noticeboard_versions: 50,
+        }
     }
 }
 
@@ -45,29 +51,19 @@ pub struct Projection {
     pub message: Option<Message>,
 }
 
-/// What to do with a parsed event.
-#[derive(Debug, Clone, PartialEq)]
-#[allow(
-    clippy::large_enum_variant,
-    reason = "built and consumed once per event; boxing would only add an allocation"
-)]
-pub enum Plan {
-    Apply(Projection),
-    /// A contract type whose projector is not built yet: acknowledged, not projected.
-    NotProjected,
-    /// A type the contract does not know: acknowledged and counted.
-    Unknown,
-}
-
-pub fn plan(event: &Event, limits: &Limits) -> Plan {
-    match (&event.kind, &event.body) {
-        (EventKind::ConversationStarted, Body::Started { .. }) => {
-            Plan::Apply(started::project(event))
-        }
-        (_, Body::Message(utterance)) => Plan::Apply(message::project(event, utterance, limits)),
-        (EventKind::Unknown(_), _) => Plan::Unknown,
-        (_, body) => registers::project(event, body).map_or(Plan::NotProjected, Plan::Apply),
-    }
+/// The effect of `event`, or `None` for a type the contract does not know (acknowledged
+/// and counted, nothing else).
+pub fn plan(event: &Event, limits: &Limits) -> Option<Projection> {
+    Some(match &event.body {
+        Body::Started { .. } => started::project(event),
+        Body::Message(utterance) => message::project(event, utterance, limits),
+        Body::Notice(post) => noticeboard::project(event, post, limits),
+        Body::ApplicationDetails(details) => registers::application(event, details),
+        Body::Assessment(assessment) => registers::assessment(event, assessment),
+        Body::Decision(decision) => registers::decision(event, *decision),
+        Body::Summary(summary) => registers::summary(event, summary),
+        Body::Other => return None,
+    })
 }
 
 #[cfg(test)]

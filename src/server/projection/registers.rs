@@ -7,7 +7,7 @@
 use mongodb::bson::{self, Bson, DateTime, Document, doc};
 
 use super::{Guard, Projection};
-use crate::contract::{AssessmentKind, Body, Event};
+use crate::contract::{ApplicationDetails, Assessment, AssessmentKind, Decision, Event, Summary};
 
 /// Where each register lives in the conversation document.
 pub fn assessment_field(kind: AssessmentKind) -> &'static str {
@@ -18,45 +18,54 @@ pub fn assessment_field(kind: AssessmentKind) -> &'static str {
     }
 }
 
-pub fn project(event: &Event, body: &Body) -> Option<Projection> {
-    let opt = |v: &Option<String>| v.as_deref().map_or(Bson::Null, Bson::from);
-    let num = |v: Option<f64>| v.map_or(Bson::Null, Bson::Double);
-    let (field, value, status) = match body {
-        Body::ApplicationDetails(d) => (
-            "application",
-            doc! {
-                "application_number": opt(&d.application_number),
-                "loan_amount": num(d.loan_amount),
-                "loan_purpose": opt(&d.loan_purpose),
-                "loan_term": num(d.loan_term),
-                "loan_fee": num(d.loan_fee),
-                "loan_total_payable": num(d.loan_total_payable),
-            },
-            None,
-        ),
-        Body::Assessment(a) => (
-            assessment_field(a.kind),
-            doc! {
-                "decision": opt(&a.decision),
-                "severity": opt(&a.severity),
-                "final_score": num(a.final_score),
-                // A JSON object always converts; the fallback is never used.
-                "payload": bson::to_bson(&a.payload).unwrap_or(Bson::Null),
-            },
-            None,
-        ),
-        Body::Decision(d) => (
-            "decision",
-            doc! { "outcome": d.status().to_uppercase() },
-            Some(d.status()),
-        ),
-        Body::Summary(s) => (
-            "summary",
-            doc! { "purpose": opt(&s.purpose), "facts": s.facts.clone() },
-            None,
-        ),
-        _ => return None,
+fn opt(v: &Option<String>) -> Bson {
+    v.as_deref().map_or(Bson::Null, Bson::from)
+}
+
+fn num(v: Option<f64>) -> Bson {
+    v.map_or(Bson::Null, Bson::Double)
+}
+
+pub fn application(event: &Event, d: &ApplicationDetails) -> Projection {
+    let value = doc! {
+        "application_number": opt(&d.application_number),
+        "loan_amount": num(d.loan_amount),
+        "loan_purpose": opt(&d.loan_purpose),
+        "loan_term": num(d.loan_term),
+        "loan_fee": num(d.loan_fee),
+        "loan_total_payable": num(d.loan_total_payable),
     };
+    register(event, "application", value, None)
+}
+
+pub fn assessment(event: &Event, a: &Assessment) -> Projection {
+    let value = doc! {
+        "decision": opt(&a.decision),
+        "severity": opt(&a.severity),
+        "final_score": num(a.final_score),
+        // A JSON object always converts; the fallback is never used.
+        "payload": bson::to_bson(&a.payload).unwrap_or(Bson::Null),
+    };
+    register(event, assessment_field(a.kind), value, None)
+}
+
+pub fn decision(event: &Event, d: Decision) -> Projection {
+    let value = doc! { "outcome": d.status().to_uppercase() };
+    register(event, "decision", value, Some(d.status()))
+}
+
+pub fn summary(event: &Event, s: &Summary) -> Projection {
+    let value = doc! { "purpose": opt(&s.purpose), "facts": s.facts.clone() };
+    register(event, "summary", value, None)
+}
+
+/// Sets register `field` to `value` (and the status, for a decision) if newer.
+fn register(
+    event: &Event,
+    field: &'static str,
+    value: Document,
+    status: Option<&str>,
+) -> Projection {
     let order = event.envelope.seq.unwrap_or(event.at_ms);
     let at = DateTime::from_millis(event.at_ms);
     let mut register = value;
@@ -78,9 +87,9 @@ pub fn project(event: &Event, body: &Body) -> Option<Projection> {
         "$max": { "last_activity_at": at },
         "$setOnInsert": on_insert,
     };
-    Some(Projection {
+    Projection {
         guard: Guard::Newer { field, order },
         update,
         message: None,
-    })
+    }
 }

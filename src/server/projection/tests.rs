@@ -23,9 +23,7 @@ fn a_customer_message_is_pushed_in_order_and_counted() {
             r#"{"utterance":"I need $750","created_at":"2026-11-03T09:00:15Z"}"#,
         ),
     ]);
-    let Plan::Apply(p) = plan(&e, &Limits::default()) else {
-        panic!("not applied");
-    };
+    let p = plan(&e, &Limits::default()).expect("applied");
     let push = p
         .update
         .get_document("$push")
@@ -57,9 +55,14 @@ fn an_assistant_message_keeps_its_rationale() {
         ("agt", "broker"),
         ("payload", r#"{"utterance":"Hi","rationale":"Greeting"}"#),
     ]);
-    let Plan::Apply(p) = plan(&e, &Limits { transcript: 10 }) else {
-        panic!("not applied");
-    };
+    let p = plan(
+        &e,
+        &Limits {
+            transcript: 10,
+            ..Limits::default()
+        },
+    )
+    .expect("applied");
     let message = p.message.unwrap();
     assert_eq!(message.speaker, "assistant");
     assert_eq!(message.rationale.as_deref(), Some("Greeting"));
@@ -77,9 +80,7 @@ fn a_start_fills_in_without_wiping() {
         ("aid", "APP-1"),
         ("dat", "{}"),
     ]);
-    let Plan::Apply(p) = plan(&e, &Limits::default()) else {
-        panic!("not applied");
-    };
+    let p = plan(&e, &Limits::default()).expect("applied");
     assert_eq!(
         p.update.get_document("$set").unwrap(),
         &doc! { "application_number": "APP-1", "customer_id": "C1" }
@@ -112,9 +113,7 @@ fn assessments_replace_their_register_only_when_newer() {
             r#"{"severity":"LOW","final_score":2,"categories":[]}"#,
         ),
     ]);
-    let Plan::Apply(p) = plan(&fraud, &Limits::default()) else {
-        panic!("not applied");
-    };
+    let p = plan(&fraud, &Limits::default()).expect("applied");
     assert_eq!(
         p.guard,
         Guard::Newer {
@@ -139,16 +138,14 @@ fn assessments_replace_their_register_only_when_newer() {
 }
 
 #[test]
-fn a_decision_sets_the_status_and_noticeboard_posts_wait_for_their_projector() {
+fn a_decision_sets_the_status_and_a_post_adds_a_version_to_its_entry() {
     let decided = event(&[
         ("conv", "c"),
         ("typ", "final_credit_decision"),
         ("agt", "b"),
         ("payload", r#"{"outcome":"REFERRED"}"#),
     ]);
-    let Plan::Apply(p) = plan(&decided, &Limits::default()) else {
-        panic!("not applied");
-    };
+    let p = plan(&decided, &Limits::default()).expect("applied");
     let set = p.update.get_document("$set").unwrap();
     assert_eq!(set.get_str("status").unwrap(), "referred");
     assert!(
@@ -170,9 +167,16 @@ fn a_decision_sets_the_status_and_noticeboard_posts_wait_for_their_projector() {
         ("conv", "c"),
         ("typ", "noticeboard_post"),
         ("agt", "a"),
-        ("payload", r#"{"agent_name":"a::T","content":"x"}"#),
+        ("seq", "4"),
+        ("payload", r#"{"agent_name":"a.b::Notes","content":"x"}"#),
     ]);
-    assert_eq!(plan(&post, &Limits::default()), Plan::NotProjected);
+    let p = plan(&post, &Limits::default()).expect("applied");
+    assert_eq!(p.guard, Guard::Once("s4".into()));
+    let push = p.update.get_document("$push").unwrap();
+    let versions = push
+        .get_document("noticeboard.a%2Eb::Notes.versions")
+        .unwrap();
+    assert_eq!(versions.get_i64("$slice").unwrap(), -50);
     let new = event(&[("conv", "c"), ("typ", "sentiment_scored"), ("agt", "x")]);
-    assert_eq!(plan(&new, &Limits::default()), Plan::Unknown);
+    assert_eq!(plan(&new, &Limits::default()), None);
 }

@@ -17,7 +17,8 @@ use mongodb::{
 use serde::Deserialize;
 
 use crate::api::{
-    Application, AssessmentView, ConversationDetail, ConversationPage, ConversationSummary, Message,
+    Application, AssessmentView, ConversationDetail, ConversationPage, ConversationSummary,
+    Message, NoticeVersion, NoticeboardEntry,
 };
 use crate::server::config::ConfigError;
 use crate::server::projection::Guard;
@@ -250,6 +251,21 @@ impl Store {
             decision: doc.decision.map(|d| d.outcome),
             purpose,
             facts,
+            noticeboard: doc
+                .noticeboard
+                .into_values()
+                .map(|entry| NoticeboardEntry {
+                    agent_name: entry.agent_name,
+                    versions: entry
+                        .versions
+                        .into_iter()
+                        .map(|v| NoticeVersion {
+                            content: v.content,
+                            at_ms: v.at.timestamp_millis(),
+                        })
+                        .collect(),
+                })
+                .collect(),
         }))
     }
 
@@ -324,6 +340,23 @@ struct ConversationDoc {
     decision: Option<DecisionDoc>,
     #[serde(rename = "summary")]
     recap: Option<RecapDoc>,
+    /// Keyed by the escaped agent name (see `projection::noticeboard`).
+    #[serde(default)]
+    noticeboard: std::collections::BTreeMap<String, NoticeboardDoc>,
+}
+
+#[derive(Debug, Deserialize)]
+struct NoticeboardDoc {
+    agent_name: String,
+    #[serde(default)]
+    versions: Vec<NoticeVersionDoc>,
+}
+
+#[derive(Debug, Deserialize)]
+struct NoticeVersionDoc {
+    #[serde(default)]
+    content: String,
+    at: bson::DateTime,
 }
 
 /// An assessment register (see `projection::registers`).
