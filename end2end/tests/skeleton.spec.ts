@@ -129,3 +129,16 @@ test('the open conversation shows what the agents found, and a decision arrives 
   await expect(notice.locator('.current')).toHaveText('Device matches earlier applications.');
   await expect(notice.locator('details summary')).toHaveText('1 earlier version(s)');
 });
+
+test('a conversation that goes quiet shows paused, live', async ({ page }) => {
+  const conv = `quiet-${Date.now()}`;
+  // The last message is 2 min 50 s old: paused (3 min of silence) within seconds.
+  const at = new Date(Date.now() - 170_000).toISOString();
+  appendEntries([
+    { conv, typ: 'user_input', agt: 'broker', seq: '1', payload: JSON.stringify({ utterance: 'brb', created_at: at }) },
+  ]);
+  await signIn(page, `/conversations/${conv}`);
+  await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
+  await expect(page.locator('.facts .status')).toHaveText('paused', { timeout: 30_000 });
+  expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+});

@@ -64,7 +64,8 @@ fn LiveList(
         mark,
         move |frame| {
             if let FeedFrame::Change { conversation, .. } = frame {
-                items.update(|items| move_to_top(items, conversation));
+                let more_below = next.with_untracked(Option::is_some);
+                items.update(|items| place(items, conversation, more_below));
             }
         },
         refetch,
@@ -111,15 +112,22 @@ fn LiveList(
     }
 }
 
-/// Puts a changed conversation first, unless what is shown is already as new.
-fn move_to_top(items: &mut Vec<ConversationSummary>, changed: &ConversationSummary) {
+/// Puts a changed conversation where the list's order (newest activity first) says: new
+/// activity moves it to the top, a status change keeps its place. Stale changes are
+/// ignored, and one that falls below the loaded pages waits for them.
+fn place(items: &mut Vec<ConversationSummary>, changed: &ConversationSummary, more_below: bool) {
     if let Some(pos) = items.iter().position(|i| i.id == changed.id) {
         if items[pos].version >= changed.version {
             return;
         }
         items.remove(pos);
     }
-    items.insert(0, changed.clone());
+    let key = |s: &ConversationSummary| (s.last_activity_ms, s.id.clone());
+    let pos = items.partition_point(|i| key(i) > key(changed));
+    if pos == items.len() && more_below {
+        return;
+    }
+    items.insert(pos, changed.clone());
 }
 
 #[component]
@@ -158,34 +166,49 @@ fn messages(count: i64) -> String {
 mod tests {
     use super::*;
 
-    fn summary(id: &str, version: i64) -> ConversationSummary {
+    fn summary(id: &str, version: i64, last_activity: i64) -> ConversationSummary {
         ConversationSummary {
             id: id.into(),
             application_number: None,
             customer_id: None,
             status: "active".into(),
             started_at_ms: None,
-            last_activity_ms: None,
+            last_activity_ms: Some(last_activity),
             message_count: 0,
             version,
         }
     }
 
+    fn ids(items: &[ConversationSummary]) -> Vec<(&str, i64)> {
+        items.iter().map(|i| (i.id.as_str(), i.version)).collect()
+    }
+
     #[test]
-    fn newer_changes_move_to_the_top_and_stale_ones_are_ignored() {
-        let mut items = vec![summary("a", 1), summary("b", 3)];
-        move_to_top(&mut items, &summary("b", 4));
-        assert_eq!(
-            items
-                .iter()
-                .map(|i| (i.id.as_str(), i.version))
-                .collect::<Vec<_>>(),
-            [("b", 4), ("a", 1)]
-        );
-        move_to_top(&mut items, &summary("a", 1));
-        assert_eq!(items[0].id, "b");
-        move_to_top(&mut items, &summary("c", 1));
-        assert_eq!(items[0].id, "c");
-        assert_eq!(items.len(), 3);
+    fn changes_take_their_place_in_activity_order() {
+        let mut items = vec![
+            summary("a", 1, 30),
+            summary("b", 3, 20),
+            summary("c", 1, 10),
+        ];
+        // New activity on b: to the top.
+        place(&mut items, &summary("b", 4, 40), false);
+        assert_eq!(ids(&items), [("b", 4), ("a", 1), ("c", 1)]);
+        // A stale change is ignored.
+        place(&mut items, &summary("a", 1, 50), false);
+        assert_eq!(ids(&items), [("b", 4), ("a", 1), ("c", 1)]);
+        // A status change (same activity) keeps the card's place.
+        let mut paused = summary("a", 2, 30);
+        paused.status = "paused".into();
+        place(&mut items, &paused, false);
+        assert_eq!(ids(&items), [("b", 4), ("a", 2), ("c", 1)]);
+        assert_eq!(items[1].status, "paused");
+        // A new conversation arrives at the top.
+        place(&mut items, &summary("d", 1, 60), true);
+        assert_eq!(items[0].id, "d");
+        // One older than everything loaded waits for the next page.
+        place(&mut items, &summary("e", 5, 1), true);
+        assert_eq!(items.len(), 4);
+        place(&mut items, &summary("e", 5, 1), false);
+        assert_eq!(items.last().unwrap().id, "e");
     }
 }

@@ -78,6 +78,10 @@ pub struct ServeSettings {
     #[arg(long, env = "CLAIM_IDLE_SECS", default_value_t = 60)]
     pub claim_idle_secs: u64,
 
+    /// How often (seconds) conversations' time-derived status is brought up to date.
+    #[arg(long, env = "STATUS_TICK_SECS", default_value_t = 5)]
+    pub status_tick_secs: u64,
+
     /// Secret (at least 32 bytes) signing session cookies. Without it a random one is
     /// made at start, so sessions end when the process restarts.
     #[arg(long, env = "SESSION_SECRET", hide_env_values = true)]

@@ -10,5 +10,6 @@ pub mod ingest;
 pub mod metrics;
 pub mod projection;
 pub mod startup;
+pub mod status;
 pub mod store;
 pub mod telemetry;

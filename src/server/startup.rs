@@ -24,6 +24,7 @@ use crate::server::config::{ConfigError, ServeSettings};
 use crate::server::feed::{self, Hub, Publisher};
 use crate::server::ingest::{self, Consumer, ConsumerConfig, IngestError};
 use crate::server::metrics::{self, Metrics};
+use crate::server::status::{self, StatusRules};
 use crate::server::store::{MongoSessionStore, StartError, Store};
 
 /// Shared by every request handler and server function.
@@ -110,6 +111,13 @@ pub async fn serve(settings: ServeSettings) -> Result<(), ServeError> {
             },
         )
         .await?;
+        tokio::spawn(status::run(
+            store.clone(),
+            Publisher::new(redis_conn.clone(), settings.common.changes_channel()),
+            StatusRules::default(),
+            Duration::from_secs(settings.status_tick_secs.max(1)),
+            shutdown_rx.clone(),
+        ));
         Some(tokio::spawn(ingest::run(consumer, shutdown_rx.clone())))
     } else {
         tracing::info!("event processing disabled: serving only");

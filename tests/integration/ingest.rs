@@ -529,3 +529,103 @@ async fn the_newest_decision_wins_in_any_order_and_sticks() {
     );
     assert_eq!(got.messages.len(), 1);
 }
+
+#[tokio::test]
+async fn status_follows_the_silence_since_the_last_message_and_decisions_stick() {
+    use billie_dashboard::server::status::StatusRules;
+
+    let env = TestEnv::new().await;
+    let said = |conv: &str, seq: &str, at: &str| {
+        entry(&[
+            ("conv", conv),
+            ("typ", "user_input"),
+            ("agt", "broker"),
+            ("seq", seq),
+            (
+                "payload",
+                &format!(r#"{{"utterance":"hi","created_at":"{at}"}}"#),
+            ),
+        ])
+    };
+    env.append(&[
+        said("fresh", "1", "2026-11-03T09:59:00Z"),
+        said("quiet", "1", "2026-11-03T09:50:00Z"),
+        said("gone", "1", "2026-11-03T09:00:00Z"),
+        said("ended", "1", "2026-11-02T09:00:00Z"),
+        said("decided", "1", "2026-11-02T09:00:00Z"),
+        entry(&[
+            ("conv", "decided"),
+            ("typ", "final_decision"),
+            ("agt", "b"),
+            ("seq", "2"),
+            ("payload", r#"{"decision":"REFERRED"}"#),
+        ]),
+    ])
+    .await;
+    let mut consumer = env.consumer("c1").await;
+    env.drain(&mut consumer).await;
+    let now = mongodb::bson::DateTime::parse_rfc3339_str("2026-11-03T10:00:00Z")
+        .unwrap()
+        .timestamp_millis();
+    let status = |id: &'static str| {
+        let store = env.store.clone();
+        async move {
+            store
+                .get_conversation(id)
+                .await
+                .unwrap()
+                .unwrap()
+                .summary
+                .status
+        }
+    };
+
+    let changed = env
+        .store
+        .refresh_statuses(&StatusRules::default(), now)
+        .await
+        .unwrap();
+
+    let mut moved: Vec<_> = changed
+        .iter()
+        .map(|c| (c.id.as_str(), c.status.as_str()))
+        .collect();
+    moved.sort();
+    assert_eq!(
+        moved,
+        [
+            ("ended", "hard_end"),
+            ("gone", "soft_end"),
+            ("quiet", "paused")
+        ]
+    );
+    assert_eq!(status("fresh").await, "active");
+    assert_eq!(status("decided").await, "referred");
+    // Nothing moves twice.
+    assert!(
+        env.store
+            .refresh_statuses(&StatusRules::default(), now)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A new message makes a quiet conversation active again; a decided one stays decided.
+    env.append(&[
+        said("quiet", "2", "2026-11-03T09:59:30Z"),
+        said("decided", "3", "2026-11-03T09:59:30Z"),
+    ])
+    .await;
+    env.drain(&mut consumer).await;
+    let changed = env
+        .store
+        .refresh_statuses(&StatusRules::default(), now)
+        .await
+        .unwrap();
+    assert_eq!(changed.len(), 1);
+    assert_eq!(
+        (changed[0].id.as_str(), changed[0].status.as_str()),
+        ("quiet", "active")
+    );
+    assert_eq!(status("decided").await, "referred");
+}

@@ -30,7 +30,7 @@ pub fn project(event: &Event, utterance: &Utterance, limits: &Limits) -> Project
         } },
         "$inc": { "message_count": 1_i64 },
         "$min": { "started_at": at },
-        "$max": { "last_activity_at": at },
+        "$max": { "last_activity_at": at, "last_message_at": at },
         "$setOnInsert": { "status": "active" },
     };
     Projection {

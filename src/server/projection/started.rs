@@ -24,7 +24,7 @@ pub fn project(event: &Event) -> Projection {
     }
     let mut update = doc! {
         "$min": { "started_at": at },
-        "$max": { "last_activity_at": at },
+        "$max": { "last_activity_at": at, "last_message_at": at },
         "$setOnInsert": { "status": "active", "message_count": 0_i64 },
     };
     if !set.is_empty() {

@@ -178,6 +178,55 @@ impl Store {
         }
     }
 
+    /// Moves undecided conversations into the status band their last message's age puts
+    /// them in; returns those that changed. Each move is a conditional write, so processes
+    /// running this at once do each move once.
+    pub async fn refresh_statuses(
+        &self,
+        rules: &crate::server::status::StatusRules,
+        now_ms: i64,
+    ) -> Result<Vec<ConversationSummary>, StoreError> {
+        let mut changed = Vec::new();
+        for (status, newest, oldest) in rules.bands(now_ms) {
+            let mut age = Document::new();
+            if let Some(newest) = newest {
+                age.insert("$lt", bson::DateTime::from_millis(newest));
+            }
+            if let Some(oldest) = oldest {
+                age.insert("$gte", bson::DateTime::from_millis(oldest));
+            }
+            let filter = doc! {
+                "decision": { "$exists": false },
+                "status": { "$ne": status },
+                "last_message_at": age,
+            };
+            let ids: Vec<String> = self
+                .conversations
+                .distinct("_id", filter.clone())
+                .await?
+                .into_iter()
+                .filter_map(|id| id.as_str().map(str::to_owned))
+                .collect();
+            for id in ids {
+                let mut one = filter.clone();
+                one.insert("_id", id);
+                let moved = self
+                    .conversations
+                    .find_one_and_update(
+                        one,
+                        doc! { "$set": { "status": status }, "$inc": { "version": 1_i64 } },
+                    )
+                    .projection(summary_projection())
+                    .return_document(ReturnDocument::After)
+                    .await?;
+                if let Some(doc) = moved {
+                    changed.push(bson::from_document::<SummaryDoc>(doc)?.into());
+                }
+            }
+        }
+        Ok(changed)
+    }
+
     /// A page of conversations, most recent activity first (keyset pagination on
     /// `(last_activity_at, _id)`, so new activity never shifts later pages).
     pub async fn list_conversations(
