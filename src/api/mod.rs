@@ -62,6 +62,24 @@ pub struct NoticeVersion {
     pub at_ms: i64,
 }
 
+/// A customer's profile, merged from every application event that named them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Customer {
+    pub id: String,
+    pub title: Option<String>,
+    pub preferred_name: Option<String>,
+    /// First, middle and last name.
+    pub full_name: Option<String>,
+    pub email_address: Option<String>,
+    pub mobile_phone_number: Option<String>,
+    pub date_of_birth: Option<String>,
+    /// One line.
+    pub residential_address: Option<String>,
+    pub mailing_address: Option<String>,
+    pub conversations: Vec<String>,
+    pub applications: Vec<String>,
+}
+
 /// The loan application as last described.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Application {

@@ -68,6 +68,39 @@ async fn fixture_conversations_are_projected_with_their_messages() {
             got.purpose.is_some() && !got.facts.is_empty(),
             "summary of {id}"
         );
+        let board: Vec<(String, u64)> = got
+            .noticeboard
+            .iter()
+            .map(|e| (e.agent_name.clone(), e.versions.len() as u64))
+            .collect();
+        let wanted: Vec<(String, u64)> = want["noticeboard"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(name, e)| (name.clone(), e["versions"].as_u64().unwrap()))
+            .collect();
+        assert_eq!(board, wanted, "noticeboard of {id}");
+
+        let customer_id = want["customer_id"].as_str().unwrap();
+        let customer = env.store.get_customer(customer_id).await.unwrap().unwrap();
+        assert_eq!(
+            customer.full_name.as_deref(),
+            want["customer_full_name"].as_str()
+        );
+        assert_eq!(
+            customer.email_address.as_deref(),
+            want["customer_email"].as_str()
+        );
+        assert_eq!(
+            customer.conversations,
+            [id],
+            "customer {customer_id} links back"
+        );
+        assert_eq!(
+            customer.applications,
+            [want["application_number"].as_str().unwrap()]
+        );
+        assert!(customer.residential_address.is_some());
         let seqs: Vec<_> = got.messages.iter().map(|m| m.seq).collect();
         let mut sorted = seqs.clone();
         sorted.sort();
@@ -628,4 +661,38 @@ async fn status_follows_the_silence_since_the_last_message_and_decisions_stick()
         ("quiet", "active")
     );
     assert_eq!(status("decided").await, "referred");
+}
+
+#[tokio::test]
+async fn a_customer_profile_merges_present_fields_newest_first_in_any_order() {
+    let env = TestEnv::new().await;
+    let details = |conv: &str, seq: &str, at: &str, customer: &str| {
+        entry(&[
+            ("conv", conv),
+            ("typ", "applicationDetail_changed"),
+            ("agt", "broker"),
+            ("seq", seq),
+            (
+                "payload",
+                &format!(
+                    r#"{{"applicationNumber":"APP-{conv}","timestamp":"{at}","customer":{customer}}}"#
+                ),
+            ),
+        ])
+    };
+    // Newest first: the older event arrives last, and must neither win nor erase.
+    env.append(&[
+        details("b", "3", "2026-11-03T10:00:00Z", r#"{"customer_id":"C9","first_name":"Ann","email_address":"ann@new.example"}"#),
+        details("a", "7", "2026-11-03T09:00:00Z", r#"{"customer_id":"C9","first_name":"Anne","last_name":"Lee","email_address":"ann@old.example"}"#),
+    ])
+    .await;
+    let mut consumer = env.consumer("c1").await;
+    env.drain(&mut consumer).await;
+
+    let customer = env.store.get_customer("C9").await.unwrap().unwrap();
+    assert_eq!(customer.full_name.as_deref(), Some("Ann Lee"));
+    assert_eq!(customer.email_address.as_deref(), Some("ann@new.example"));
+    let mut conversations = customer.conversations.clone();
+    conversations.sort();
+    assert_eq!(conversations, ["a", "b"]);
 }

@@ -22,7 +22,7 @@ use redis::{
 use tokio::sync::watch;
 
 use crate::api::FeedFrame;
-use crate::contract::{Event, ParseError, RawEntry};
+use crate::contract::{Body, Event, ParseError, RawEntry};
 use crate::server::feed::Publisher;
 use crate::server::metrics::{Disposition, Metrics};
 use crate::server::projection::{self, Limits};
@@ -367,6 +367,15 @@ pub async fn apply_event(
         tracing::debug!(typ = %event.envelope.typ, "unknown event type");
         return Ok(Disposition::Unknown);
     };
+    // The customer profile is idempotent by itself (see `projection::customer`), so it is
+    // written whether or not the conversation part was applied before.
+    if let Body::ApplicationDetails(details) = &event.body
+        && let Some(patch) = &details.customer
+        && let Some((id, update)) =
+            projection::customer::project(event, patch, details.application_number.as_deref())
+    {
+        store.apply_customer(&id, update).await?;
+    }
     match store
         .apply(event.conv(), &projection.guard, projection.update)
         .await?

@@ -3,6 +3,7 @@
 //! tested without a database; the store adds the de-duplication bookkeeping
 //! ([`crate::server::store::Store::apply`]) in the same write.
 
+pub mod customer;
 mod message;
 mod noticeboard;
 mod registers;

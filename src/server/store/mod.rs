@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use crate::api::{
     Application, AssessmentView, ConversationDetail, ConversationPage, ConversationSummary,
-    Message, NoticeVersion, NoticeboardEntry,
+    Customer, Message, NoticeVersion, NoticeboardEntry,
 };
 use crate::server::config::ConfigError;
 use crate::server::projection::Guard;
@@ -225,6 +225,77 @@ impl Store {
             }
         }
         Ok(changed)
+    }
+
+    /// Merges what an event says of customer `id` (see `projection::customer`).
+    pub async fn apply_customer(&self, id: &str, update: Document) -> Result<(), StoreError> {
+        self.customers()
+            .update_one(doc! { "_id": id }, update)
+            .upsert(true)
+            .await?;
+        Ok(())
+    }
+
+    /// A customer's profile and links.
+    pub async fn get_customer(&self, id: &str) -> Result<Option<Customer>, StoreError> {
+        let Some(doc) = self.customers().find_one(doc! { "_id": id }).await? else {
+            return Ok(None);
+        };
+        let profile = doc.get_document("profile").cloned().unwrap_or_default();
+        let text = |d: &Document, key: &str| {
+            d.get_str(key)
+                .ok()
+                .map(|v| crate::server::projection::customer::stored_value(v).to_owned())
+        };
+        let address = |key: &str| {
+            let a = profile.get_document(key).ok()?;
+            if let Some(full) = text(a, "full_address") {
+                return Some(full);
+            }
+            let join = |parts: &[&str]| {
+                let parts: Vec<String> = parts.iter().filter_map(|k| text(a, k)).collect();
+                (!parts.is_empty()).then(|| parts.join(" "))
+            };
+            let line: Vec<String> = [
+                join(&["unit_number", "street_number", "street_name", "street_type"]),
+                join(&["suburb", "state", "postcode"]),
+                join(&["country"]),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            (!line.is_empty()).then(|| line.join(", "))
+        };
+        let names: Vec<String> = ["first_name", "middle_name", "last_name"]
+            .iter()
+            .filter_map(|k| text(&profile, k))
+            .collect();
+        let list = |key: &str| -> Vec<String> {
+            doc.get_array(key)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        Ok(Some(Customer {
+            id: id.to_owned(),
+            title: text(&profile, "title"),
+            preferred_name: text(&profile, "preferred_name"),
+            full_name: (!names.is_empty()).then(|| names.join(" ")),
+            email_address: text(&profile, "email_address"),
+            mobile_phone_number: text(&profile, "mobile_phone_number"),
+            date_of_birth: text(&profile, "date_of_birth"),
+            residential_address: address("residential_address"),
+            mailing_address: address("mailing_address"),
+            conversations: list("conversations"),
+            applications: list("applications"),
+        }))
+    }
+
+    fn customers(&self) -> Collection<Document> {
+        self.db.collection("customers")
     }
 
     /// A page of conversations, most recent activity first (keyset pagination on
