@@ -69,7 +69,9 @@ impl LiveFeed {
         on_change: impl Fn(&FeedFrame) + 'static,
         on_resync: impl Fn() + 'static,
     ) {
-        let seen = StoredValue::new_local(from);
+        // Plain (thread-safe) storage: on the server a view is rendered on one worker and may
+        // be dropped on another, which thread-local storage does not survive.
+        let seen = StoredValue::new(from);
         Effect::new(move |_| {
             let (epoch, next) = seen.get_value();
             let (now, frames) = self.log.with(|log| {
