@@ -113,7 +113,7 @@ test('the open conversation shows what the agents found, and a decision arrives 
 
   appendEntries([{ conv, typ: 'final_decision', agt: 'broker', seq: '4', payload: JSON.stringify({ decision: 'APPROVED' }) }]);
   await expect(page.getByTestId('decision')).toHaveText('Final decision: APPROVED');
-  await expect(page.locator('.facts .status')).toHaveText('approved');
+  await expect(page.getByTestId('status')).toHaveText('Approved');
 
   const post = (seq: string, text: string) => ({
     conv,
@@ -139,6 +139,6 @@ test('a conversation that goes quiet shows paused, live', async ({ page }) => {
   ]);
   await signIn(page, `/conversations/${conv}`);
   await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
-  await expect(page.locator('.facts .status')).toHaveText('paused', { timeout: 30_000 });
+  await expect(page.getByTestId('status')).toHaveText('Paused', { timeout: 30_000 });
   expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
 });

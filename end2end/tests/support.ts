@@ -33,11 +33,38 @@ export async function hydrated(page: Page) {
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
 }
 
-export async function signIn(page: Page, next = '/conversations') {
-  await page.goto(`/login?next=${encodeURIComponent(next)}`);
+export async function signIn(page: Page, next = '/conversations', base = '') {
+  await page.goto(`${base}/login?next=${encodeURIComponent(next)}`);
   await page.getByLabel('Email').fill(SUPERVISOR.email);
   await page.getByLabel('Password').fill(SUPERVISOR.password);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page).toHaveURL(new RegExp(`${next.replace(/[/?]/g, '\\$&')}$`));
   await hydrated(page);
+}
+
+/** A unique tag for names and numbers a test creates, so reruns on one database agree. */
+export function tag(): string {
+  return `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`.toUpperCase();
+}
+
+export function started(conv: string, applicationNumber: string, customerId?: string): Fields {
+  const fields: Fields = {
+    conv,
+    typ: 'conversation_started',
+    agt: 'broker',
+    seq: '1',
+    payload: JSON.stringify({ application_number: applicationNumber, customer_id: customerId }),
+  };
+  if (customerId) fields.usr = customerId;
+  return fields;
+}
+
+export function said(conv: string, seq: number, utterance: string, speaker: 'customer' | 'assistant' = 'customer'): Fields {
+  return {
+    conv,
+    typ: speaker === 'customer' ? 'user_input' : 'assistant_response',
+    agt: 'broker',
+    seq: String(seq),
+    payload: JSON.stringify({ utterance, created_at: new Date().toISOString() }),
+  };
 }

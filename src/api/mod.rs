@@ -12,6 +12,10 @@ pub struct ConversationSummary {
     pub id: String,
     pub application_number: Option<String>,
     pub customer_id: Option<String>,
+    /// The customer's full name as their profile has it, once known.
+    pub customer_name: Option<String>,
+    pub loan_amount: Option<f64>,
+    pub loan_purpose: Option<String>,
     pub status: String,
     pub started_at_ms: Option<i64>,
     pub last_activity_ms: Option<i64>,
@@ -118,6 +122,36 @@ pub struct Me {
     pub role: String,
 }
 
+impl Me {
+    /// Up to two letters for the avatar: the initials of the email's name part.
+    pub fn initials(&self) -> String {
+        let local = self.email.split('@').next().unwrap_or_default();
+        local
+            .split(['.', '_', '-', '+'])
+            .filter_map(|part| part.chars().next())
+            .take(2)
+            .flat_map(char::to_uppercase)
+            .collect()
+    }
+
+    /// The name shown beside the avatar: the email's name part, words capitalised.
+    pub fn display_name(&self) -> String {
+        let local = self.email.split('@').next().unwrap_or_default();
+        local
+            .split(['.', '_', '-', '+'])
+            .filter(|w| !w.is_empty())
+            .map(|w| {
+                let mut chars = w.chars();
+                chars
+                    .next()
+                    .map(|c| c.to_uppercase().chain(chars).collect::<String>())
+                    .unwrap_or_default()
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
 /// A frame of the live feed (`/ws`), serialised once on the server and sent to every
 /// browser as JSON text.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -139,13 +173,140 @@ pub enum FeedFrame {
     Resync,
 }
 
-/// Conversations by most recent activity, `after` being the cursor of the previous page.
+/// Every status a conversation can have, in the order the filter tabs show them, with the
+/// label supervisors read.
+pub const STATUSES: [(&str, &str); 7] = [
+    ("active", "Active"),
+    ("paused", "Paused"),
+    ("soft_end", "Soft end"),
+    ("hard_end", "Hard end"),
+    ("approved", "Approved"),
+    ("declined", "Declined"),
+    ("referred", "Referred"),
+];
+
+/// Longest search term accepted.
+pub const MAX_SEARCH: usize = 100;
+
+/// Which conversations a list shows: those matching `search` (application number or
+/// customer name, case-insensitive) and `status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ConversationFilter {
+    pub search: Option<String>,
+    pub status: Option<String>,
+}
+
+impl ConversationFilter {
+    /// Builds the filter from what a URL says, refusing what no list could show.
+    pub fn parse(search: Option<String>, status: Option<String>) -> Result<Self, FilterError> {
+        let search = search
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty());
+        if search
+            .as_ref()
+            .is_some_and(|s| s.chars().count() > MAX_SEARCH)
+        {
+            return Err(FilterError::SearchTooLong);
+        }
+        let status = status.filter(|s| !s.is_empty());
+        if let Some(status) = &status
+            && !STATUSES.iter().any(|(s, _)| s == status)
+        {
+            return Err(FilterError::UnknownStatus(status.clone()));
+        }
+        Ok(Self { search, status })
+    }
+
+    /// Whether `c` belongs in the list, as the server's query decides it. Lets a live
+    /// change be placed or dropped without asking the server.
+    pub fn matches(&self, c: &ConversationSummary) -> bool {
+        if self.status.as_ref().is_some_and(|s| *s != c.status) {
+            return false;
+        }
+        let Some(search) = &self.search else {
+            return true;
+        };
+        let needle = search.to_lowercase();
+        [&c.application_number, &c.customer_name]
+            .into_iter()
+            .flatten()
+            .any(|field| field.to_lowercase().contains(&needle))
+    }
+}
+
+/// A list request that cannot be answered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FilterError {
+    #[error("a search can be at most {MAX_SEARCH} characters long")]
+    SearchTooLong,
+    #[error("there is no conversation status called \"{0}\"")]
+    UnknownStatus(String),
+}
+
+/// How many conversations match a search, in total and per status.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StatusCounts {
+    pub total: i64,
+    pub by_status: Vec<(String, i64)>,
+}
+
+impl StatusCounts {
+    pub fn of(&self, status: &str) -> i64 {
+        self.by_status
+            .iter()
+            .find(|(s, _)| s == status)
+            .map_or(0, |(_, n)| *n)
+    }
+}
+
+/// One customer as the customer list shows them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomerSummary {
+    pub id: String,
+    pub name: Option<String>,
+    pub email_address: Option<String>,
+    pub conversation_count: i64,
+}
+
+/// A page of the customer list, by name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomerPage {
+    pub items: Vec<CustomerSummary>,
+    pub next: Option<String>,
+}
+
+/// A customer's profile and their conversations, most recent activity first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomerProfile {
+    pub customer: Customer,
+    pub conversations: Vec<ConversationSummary>,
+}
+
+/// Conversations by most recent activity that match `search` and `status`; `after` is the
+/// cursor of the previous page.
 #[server(endpoint = "conversations/list")]
-pub async fn list_conversations(after: Option<String>) -> Result<ConversationPage, ServerFnError> {
+pub async fn list_conversations(
+    search: Option<String>,
+    status: Option<String>,
+    after: Option<String>,
+) -> Result<ConversationPage, ServerFnError> {
     let state = crate::server::auth::require_user().await?;
+    let filter = ConversationFilter::parse(search, status).map_err(ServerFnError::new)?;
     state
         .store
-        .list_conversations(after.as_deref(), 50)
+        .list_conversations(&filter, after.as_deref(), 50)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// How many conversations match `search`, per status.
+#[server(endpoint = "conversations/counts")]
+pub async fn count_conversations(search: Option<String>) -> Result<StatusCounts, ServerFnError> {
+    let state = crate::server::auth::require_user().await?;
+    let filter = ConversationFilter::parse(search, None).map_err(ServerFnError::new)?;
+    state
+        .store
+        .count_conversations(&filter)
         .await
         .map_err(ServerFnError::new)
 }
@@ -157,6 +318,32 @@ pub async fn get_conversation(id: String) -> Result<Option<ConversationDetail>, 
     state
         .store
         .get_conversation(&id)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// Customers by name that match `search` (name, email or customer id).
+#[server(endpoint = "customers/list")]
+pub async fn list_customers(
+    search: Option<String>,
+    after: Option<String>,
+) -> Result<CustomerPage, ServerFnError> {
+    let state = crate::server::auth::require_user().await?;
+    let filter = ConversationFilter::parse(search, None).map_err(ServerFnError::new)?;
+    state
+        .store
+        .list_customers(filter.search.as_deref(), after.as_deref(), 50)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// One customer's profile; `None` if no such customer exists.
+#[server(endpoint = "customers/get")]
+pub async fn get_customer(id: String) -> Result<Option<CustomerProfile>, ServerFnError> {
+    let state = crate::server::auth::require_user().await?;
+    state
+        .store
+        .customer_profile(&id)
         .await
         .map_err(ServerFnError::new)
 }

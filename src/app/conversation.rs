@@ -1,11 +1,14 @@
-//! `/conversations/:id`: one conversation's transcript, growing live as the customer and
-//! the assistant speak.
+//! `/conversations/:id`: one conversation as it happens: the transcript growing as the
+//! customer and the assistant speak, and what the agents find (application, assessments,
+//! noticeboard, decision) changing in place.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
+use super::conversations::StatusBadge;
 use super::format;
 use super::header::Header;
+use super::html;
 use super::live::{LiveFeed, Mark};
 use crate::api::{ConversationDetail, FeedFrame, Message, get_conversation};
 
@@ -117,25 +120,71 @@ fn LiveConversation(
         </h1>
         <dl class="facts">
             <dt>"Status"</dt>
-            <dd>
-                <span class=move || {
-                    format!("status status-{}", summary().status)
-                }>{move || summary().status}</span>
-            </dd>
+            <dd data-testid="status">{move || view! { <StatusBadge status=summary().status /> }}</dd>
             <dt>"Customer"</dt>
-            <dd>{move || summary().customer_id.unwrap_or_else(|| "Unknown customer".into())}</dd>
+            <dd data-testid="customer">
+                {move || {
+                    let s = summary();
+                    let name = s.customer_name.clone();
+                    match s.customer_id {
+                        Some(id) => {
+                            let label = name.unwrap_or_else(|| id.clone());
+                            view! { <a href=format!("/customers/{id}")>{label}</a> }.into_any()
+                        }
+                        None => name.unwrap_or_else(|| "Unknown customer".into()).into_any(),
+                    }
+                }}
+            </dd>
             <dt>"Started"</dt>
             <dd>{move || summary().started_at_ms.map(format::timestamp).unwrap_or_default()}</dd>
             <dt>"Messages"</dt>
             <dd data-testid="message-count">{move || summary().message_count}</dd>
         </dl>
         {move || data.with(findings)}
-        <section class="transcript" role="log" aria-label="Transcript" aria-live="polite">
-            <For
-                each=move || data.with(|d| d.messages.clone().into_iter().enumerate().collect::<Vec<_>>())
-                key=|(i, m)| (*i, m.seq, m.at_ms)
-                children=|(_, m)| view! { <Bubble message=m /> }
-            />
+        <Transcript messages=Signal::derive(move || data.with(|d| d.messages.clone())) />
+    }
+}
+
+/// The transcript, a `log` region that follows new messages, unless the reader has
+/// scrolled up to read earlier ones.
+#[component]
+fn Transcript(messages: Signal<Vec<Message>>) -> impl IntoView {
+    let log = NodeRef::<leptos::html::Section>::new();
+    let pinned = StoredValue::new(true);
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        messages.with(|_| ());
+        if let Some(log) = log.get()
+            && pinned.get_value()
+        {
+            log.set_scroll_top(log.scroll_height());
+        }
+    });
+    let on_scroll = move |_| {
+        if let Some(log) = log.get_untracked() {
+            pinned.set_value(log.scroll_top() + log.client_height() >= log.scroll_height() - 40);
+        }
+    };
+    view! {
+        <h2 class="visually-hidden">"Transcript"</h2>
+        <section
+            class="transcript"
+            role="log"
+            aria-label="Transcript"
+            tabindex="0"
+            node_ref=log
+            on:scroll=on_scroll
+        >
+            <Show
+                when=move || messages.with(|m| !m.is_empty())
+                fallback=|| view! { <p class="muted">"No messages yet."</p> }
+            >
+                <For
+                    each=move || messages.get().into_iter().enumerate()
+                    key=|(i, m)| (*i, m.seq, m.at_ms)
+                    children=|(_, m)| view! { <Bubble message=m /> }
+                />
+            </Show>
         </section>
     }
 }
@@ -151,7 +200,7 @@ fn findings(d: &ConversationDetail) -> impl IntoView + use<> {
             </p>
         }
     });
-    let money = |v: Option<f64>| v.map(|v| format!("${v:.2}")).unwrap_or_else(|| "—".into());
+    let money = |v: Option<f64>| v.map(format::money).unwrap_or_else(|| "—".into());
     let application = d.application.clone().map(|a| {
         view! {
             <section class="panel" aria-label="Application">
@@ -298,10 +347,12 @@ fn Bubble(message: Message) -> impl IntoView {
         <article class=class>
             <header>
                 <span class="who">{who}</span>
-                <time>{format::clock(message.at_ms)}</time>
+                <time datetime=format::iso(message.at_ms) title=format::timestamp(message.at_ms)>
+                    {format::clock(message.at_ms)}
+                </time>
             </header>
-            // Text nodes are escaped: markup in an utterance is shown, never run.
-            <p class="text">{message.text}</p>
+            // Rebuilt from an allow-list and escaped: markup from the stream never runs.
+            <div class="text" inner_html=html::sanitize(&message.text)></div>
             {message
                 .rationale
                 .map(|r| view! { <p class="rationale">"Why: " {r}</p> })}

@@ -1,35 +1,87 @@
-//! `/conversations`: every conversation, most recent activity first. A conversation with
-//! new activity moves to the top as it happens; older ones load a page at a time.
+//! `/conversations`: every conversation, most recent activity first, narrowed by a search
+//! and a status tab (both kept in the URL). The list follows the live feed: a conversation
+//! with new activity moves to the top, a changed card updates in place and flashes, and
+//! the counts on the tabs follow. Older conversations load as the supervisor scrolls.
 
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
 
+use super::clock::Clock;
 use super::format;
 use super::header::Header;
 use super::live::{LiveFeed, Mark};
-use crate::api::{ConversationPage, ConversationSummary, FeedFrame, list_conversations};
+use super::paging::{LoadMore, url};
+use super::search::SearchBox;
+use crate::api::{
+    ConversationFilter, ConversationPage, ConversationSummary, FeedFrame, STATUSES, StatusCounts,
+    count_conversations, list_conversations,
+};
+
+const PATH: &str = "/conversations";
 
 #[component]
 pub fn ConversationsPage() -> impl IntoView {
     let feed = LiveFeed::get();
-    let first_page = Resource::new(
-        || (),
-        move |_| {
+    let query = use_query_map();
+    let param = move |name: &str| query.with(|q| q.get(name).filter(|v| !v.is_empty()));
+    let search = Memo::new(move |_| param("q"));
+    let status = Memo::new(move |_| param("status"));
+    let list = Resource::new(
+        move || (search.get(), status.get(), param("after")),
+        move |(search, status, after)| {
             let mark = feed.mark();
-            async move { (mark, list_conversations(None).await) }
+            async move {
+                let filter = ConversationFilter::parse(search.clone(), status.clone());
+                let page = list_conversations(search, status, after).await;
+                (mark, filter.unwrap_or_default(), page)
+            }
         },
     );
+    let counts = Resource::new(move || search.get(), count_conversations);
+
+    // The counts follow the feed too, refetched at most once a second however busy it is.
+    let waiting = StoredValue::new(false);
+    feed.follow(
+        feed.mark(),
+        move |_| {
+            if !waiting.get_value() {
+                waiting.set_value(true);
+                set_timeout(
+                    move || {
+                        waiting.set_value(false);
+                        counts.refetch();
+                    },
+                    std::time::Duration::from_secs(1),
+                );
+            }
+        },
+        move || counts.refetch(),
+    );
+
+    let tabs = move |counts: Option<StatusCounts>| view! { <Tabs search status counts /> };
     view! {
         <Header />
         <main class="page">
-            <h1>"Conversations"</h1>
+            <div class="list-head">
+                <h1>"Conversations"</h1>
+                <SearchBox
+                    label="Search conversations"
+                    placeholder="Application number or customer name"
+                    path=PATH
+                    keep=Signal::derive(move || ("status", status.get()))
+                    initial=search.get_untracked().unwrap_or_default()
+                />
+            </div>
+            <Transition fallback=move || tabs(None)>
+                {move || counts.get().map(|counts| tabs(counts.ok()))}
+            </Transition>
             <Transition fallback=|| view! { <p class="muted">"Loading conversations…"</p> }>
                 {move || {
-                    first_page
-                        .get()
-                        .map(|(mark, page)| match page {
+                    list.get()
+                        .map(|(mark, filter, page)| match page {
                             Ok(page) => {
                                 view! {
-                                    <LiveList mark page refetch=move || first_page.refetch() />
+                                    <LiveList mark filter page refetch=move || list.refetch() />
                                 }
                                     .into_any()
                             }
@@ -49,39 +101,94 @@ pub fn ConversationsPage() -> impl IntoView {
     }
 }
 
+/// The status filter: "All" and one tab per status, each with how many match the search.
+#[component]
+fn Tabs(
+    search: Memo<Option<String>>,
+    status: Memo<Option<String>>,
+    counts: Option<StatusCounts>,
+) -> impl IntoView {
+    let tab = move |value: Option<&'static str>, label: &'static str, n: Option<i64>| {
+        let href = move || url(PATH, &[("q", search.get().as_deref()), ("status", value)]);
+        let current = move || (status.get().as_deref() == value).then_some("page");
+        view! {
+            <a class="tab" href=href aria-current=current data-status=value.unwrap_or("all")>
+                {label}
+                {n.map(|n| view! { <span class="count">{n}</span> })}
+            </a>
+        }
+    };
+    let all = tab(None, "All", counts.as_ref().map(|c| c.total));
+    let each = STATUSES
+        .iter()
+        .map(|(value, label)| tab(Some(value), label, counts.as_ref().map(|c| c.of(value))))
+        .collect::<Vec<_>>();
+    view! {
+        <nav class="tabs" aria-label="Filter by status">
+            {all}
+            {each}
+        </nav>
+    }
+}
+
+/// A card in the list, and whether it arrived from the live feed (it flashes).
+#[derive(Debug, Clone, PartialEq)]
+struct Item {
+    conversation: ConversationSummary,
+    fresh: bool,
+}
+
 /// The list, kept current by the live feed from `mark` on.
 #[component]
 fn LiveList(
     mark: Mark,
+    filter: ConversationFilter,
     page: ConversationPage,
-    refetch: impl Fn() + Clone + 'static,
+    refetch: impl Fn() + Clone + Send + Sync + 'static,
 ) -> impl IntoView {
-    let items = RwSignal::new(page.items);
+    let items = RwSignal::new(
+        page.items
+            .into_iter()
+            .map(|conversation| Item {
+                conversation,
+                fresh: false,
+            })
+            .collect::<Vec<_>>(),
+    );
     let next = RwSignal::new(page.next);
     let loading = RwSignal::new(false);
+    let filter = StoredValue::new(filter);
 
     LiveFeed::get().follow(
         mark,
         move |frame| {
             if let FeedFrame::Change { conversation, .. } = frame {
                 let more_below = next.with_untracked(Option::is_some);
-                items.update(|items| place(items, conversation, more_below));
+                let belongs = filter.with_value(|f| f.matches(conversation));
+                items.update(|items| place(items, conversation, belongs, more_below));
             }
         },
         refetch,
     );
 
-    let load_more = move |_| {
+    let load = Callback::new(move |()| {
         let Some(cursor) = next.get_untracked() else {
             return;
         };
+        if loading.get_untracked() {
+            return;
+        }
         loading.set(true);
+        let (search, status) = filter.with_value(|f| (f.search.clone(), f.status.clone()));
         leptos::task::spawn_local(async move {
-            if let Ok(page) = list_conversations(Some(cursor)).await {
+            if let Ok(page) = list_conversations(search, status, Some(cursor)).await {
                 items.update(|items| {
-                    for item in page.items {
-                        if !items.iter().any(|i| i.id == item.id) {
-                            items.push(item);
+                    for conversation in page.items {
+                        if !items.iter().any(|i| i.conversation.id == conversation.id) {
+                            items.push(Item {
+                                conversation,
+                                fresh: false,
+                            });
                         }
                     }
                 });
@@ -89,77 +196,119 @@ fn LiveList(
             }
             loading.set(false);
         });
-    };
+    });
+    let next_href = Signal::derive(move || {
+        next.get().map(|after| {
+            filter.with_value(|f| {
+                url(
+                    PATH,
+                    &[
+                        ("q", f.search.as_deref()),
+                        ("status", f.status.as_deref()),
+                        ("after", Some(&after)),
+                    ],
+                )
+            })
+        })
+    });
 
     view! {
         <Show
             when=move || items.with(|i| !i.is_empty())
-            fallback=|| view! { <p class="muted">"No conversations yet."</p> }
+            fallback=|| view! { <p class="muted">"No conversations match."</p> }
         >
-            <ul class="cards" data-testid="conversation-list">
+            <ul class="cards" data-testid="conversation-list" data-nav-list="">
                 <For
                     each=move || items.get()
-                    key=|c| (c.id.clone(), c.version)
-                    children=move |c| view! { <Card conversation=c /> }
+                    key=|i| (i.conversation.id.clone(), i.conversation.version)
+                    children=move |i| view! { <Card conversation=i.conversation fresh=i.fresh /> }
                 />
             </ul>
         </Show>
-        <Show when=move || next.with(Option::is_some)>
-            <button class="more" on:click=load_more disabled=move || loading.get()>
-                "Show older conversations"
-            </button>
-        </Show>
+        <LoadMore
+            href=next_href
+            loading=loading.into()
+            label="Show older conversations"
+            load
+        />
     }
 }
 
 /// Puts a changed conversation where the list's order (newest activity first) says: new
-/// activity moves it to the top, a status change keeps its place. Stale changes are
-/// ignored, and one that falls below the loaded pages waits for them.
-fn place(items: &mut Vec<ConversationSummary>, changed: &ConversationSummary, more_below: bool) {
-    if let Some(pos) = items.iter().position(|i| i.id == changed.id) {
-        if items[pos].version >= changed.version {
+/// activity moves it to the top, a status change keeps its place, one that no longer
+/// matches the filter leaves. Stale changes are ignored, and one that falls below the
+/// loaded pages waits for them.
+fn place(items: &mut Vec<Item>, changed: &ConversationSummary, belongs: bool, more_below: bool) {
+    if let Some(pos) = items.iter().position(|i| i.conversation.id == changed.id) {
+        if items[pos].conversation.version >= changed.version {
             return;
         }
         items.remove(pos);
     }
+    if !belongs {
+        return;
+    }
     let key = |s: &ConversationSummary| (s.last_activity_ms, s.id.clone());
-    let pos = items.partition_point(|i| key(i) > key(changed));
+    let pos = items.partition_point(|i| key(&i.conversation) > key(changed));
     if pos == items.len() && more_below {
         return;
     }
-    items.insert(pos, changed.clone());
+    items.insert(
+        pos,
+        Item {
+            conversation: changed.clone(),
+            fresh: true,
+        },
+    );
 }
 
 #[component]
-fn Card(conversation: ConversationSummary) -> impl IntoView {
-    let href = format!("/conversations/{}", conversation.id);
-    let title = conversation
+fn Card(conversation: ConversationSummary, fresh: bool) -> impl IntoView {
+    let c = conversation;
+    let href = format!("{PATH}/{}", c.id);
+    let name = c
+        .customer_name
+        .clone()
+        .unwrap_or_else(|| "Unknown customer".to_owned());
+    let application = c
         .application_number
         .clone()
-        .unwrap_or_else(|| "No application number".to_owned());
-    let status_class = format!("status status-{}", conversation.status);
+        .unwrap_or_else(|| "No application yet".to_owned());
+    let loan = match (c.loan_amount, c.loan_purpose.clone()) {
+        (Some(amount), Some(purpose)) => format!("{} · {purpose}", format::money(amount)),
+        (Some(amount), None) => format::money(amount),
+        (None, Some(purpose)) => purpose,
+        (None, None) => String::new(),
+    };
+    let last = c.last_activity_ms;
     view! {
-        <li class="card conversation-card" data-id=conversation.id.clone()>
-            <a href=href>
-                <span class="title">{title}</span>
-                <span class=status_class>{conversation.status.clone()}</span>
-                <span class="meta">
-                    {conversation.customer_id.clone().unwrap_or_else(|| "Unknown customer".into())}
-                </span>
-                <span class="meta">{messages(conversation.message_count)}</span>
-                <span class="meta time">
-                    {conversation.last_activity_ms.map(format::timestamp).unwrap_or_default()}
-                </span>
+        <li class="card conversation-card" class:fresh=fresh data-id=c.id.clone()>
+            <a href=href class="card-link">
+                <span class="name">{name}</span>
+                <span class="application">{application}</span>
+                <StatusBadge status=c.status.clone() />
+                <span class="loan">{loan}</span>
+                <span class="meta">{format::count(c.message_count, "message", "messages")}</span>
+                <time
+                    class="meta time"
+                    datetime=last.map(format::iso)
+                    title=last.map(format::timestamp)
+                >
+                    {move || last.map(|t| format::ago(Clock::now(), t)).unwrap_or_default()}
+                </time>
             </a>
         </li>
     }
 }
 
-fn messages(count: i64) -> String {
-    match count {
-        1 => "1 message".to_owned(),
-        n => format!("{n} messages"),
-    }
+/// A status as a labelled badge (the text says it; colour only repeats it).
+#[component]
+pub fn StatusBadge(status: String) -> impl IntoView {
+    let label = STATUSES
+        .iter()
+        .find(|(s, _)| *s == status)
+        .map_or_else(|| status.clone(), |(_, label)| (*label).to_owned());
+    view! { <span class=format!("status status-{status}")>{label}</span> }
 }
 
 #[cfg(test)]
@@ -171,6 +320,9 @@ mod tests {
             id: id.into(),
             application_number: None,
             customer_id: None,
+            customer_name: None,
+            loan_amount: None,
+            loan_purpose: None,
             status: "active".into(),
             started_at_ms: None,
             last_activity_ms: Some(last_activity),
@@ -179,36 +331,53 @@ mod tests {
         }
     }
 
-    fn ids(items: &[ConversationSummary]) -> Vec<(&str, i64)> {
-        items.iter().map(|i| (i.id.as_str(), i.version)).collect()
+    fn ids(items: &[Item]) -> Vec<(&str, i64)> {
+        items
+            .iter()
+            .map(|i| (i.conversation.id.as_str(), i.conversation.version))
+            .collect()
+    }
+
+    fn item(c: ConversationSummary) -> Item {
+        Item {
+            conversation: c,
+            fresh: false,
+        }
     }
 
     #[test]
     fn changes_take_their_place_in_activity_order() {
-        let mut items = vec![
+        let mut items: Vec<Item> = [
             summary("a", 1, 30),
             summary("b", 3, 20),
             summary("c", 1, 10),
-        ];
-        // New activity on b: to the top.
-        place(&mut items, &summary("b", 4, 40), false);
+        ]
+        .into_iter()
+        .map(item)
+        .collect();
+        // New activity on b: to the top, flashing.
+        place(&mut items, &summary("b", 4, 40), true, false);
         assert_eq!(ids(&items), [("b", 4), ("a", 1), ("c", 1)]);
+        assert!(items[0].fresh && !items[1].fresh);
         // A stale change is ignored.
-        place(&mut items, &summary("a", 1, 50), false);
+        place(&mut items, &summary("a", 1, 50), true, false);
         assert_eq!(ids(&items), [("b", 4), ("a", 1), ("c", 1)]);
         // A status change (same activity) keeps the card's place.
         let mut paused = summary("a", 2, 30);
         paused.status = "paused".into();
-        place(&mut items, &paused, false);
+        place(&mut items, &paused, true, false);
         assert_eq!(ids(&items), [("b", 4), ("a", 2), ("c", 1)]);
-        assert_eq!(items[1].status, "paused");
+        assert_eq!(items[1].conversation.status, "paused");
         // A new conversation arrives at the top.
-        place(&mut items, &summary("d", 1, 60), true);
-        assert_eq!(items[0].id, "d");
+        place(&mut items, &summary("d", 1, 60), true, true);
+        assert_eq!(items[0].conversation.id, "d");
         // One older than everything loaded waits for the next page.
-        place(&mut items, &summary("e", 5, 1), true);
+        place(&mut items, &summary("e", 5, 1), true, true);
         assert_eq!(items.len(), 4);
-        place(&mut items, &summary("e", 5, 1), false);
-        assert_eq!(items.last().unwrap().id, "e");
+        place(&mut items, &summary("e", 5, 1), true, false);
+        assert_eq!(items.last().unwrap().conversation.id, "e");
+        // One that stops matching the filter leaves the list.
+        place(&mut items, &summary("c", 2, 10), false, false);
+        assert!(!items.iter().any(|i| i.conversation.id == "c"));
     }
 }

@@ -15,7 +15,10 @@ use crate::api::FeedFrame;
 pub enum LiveState {
     Connecting,
     Live,
-    Reconnecting,
+    /// The connection broke; what is shown is as of `since` (local `hh:mm`).
+    Reconnecting {
+        since: (u32, u32),
+    },
 }
 
 /// Frames kept for views that fall behind; a view further behind refetches.
@@ -130,7 +133,7 @@ mod browser {
 
     use futures::StreamExt;
     use gloo_net::websocket::{Message, futures::WebSocket};
-    use leptos::prelude::Set;
+    use leptos::prelude::{GetUntracked, Set};
 
     use super::{LiveFeed, LiveState};
     use crate::api::FeedFrame;
@@ -145,8 +148,34 @@ mod browser {
         Some(format!("{scheme}://{}/ws", location.host().ok()?))
     }
 
+    /// A tab that was hidden may have been throttled or frozen: when it is shown again,
+    /// every view refetches.
+    fn resync_when_shown(feed: LiveFeed) {
+        use wasm_bindgen::{JsCast, closure::Closure};
+        let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+            return;
+        };
+        let target = document.clone();
+        let on_change = Closure::<dyn Fn()>::new(move || {
+            if !target.hidden() {
+                feed.push(FeedFrame::Resync);
+            }
+        });
+        if document
+            .add_event_listener_with_callback(
+                "visibilitychange",
+                on_change.as_ref().unchecked_ref(),
+            )
+            .is_ok()
+        {
+            // Lives as long as the tab.
+            on_change.forget();
+        }
+    }
+
     pub async fn connect(feed: LiveFeed) {
         let Some(url) = url() else { return };
+        resync_when_shown(feed);
         let mut backoff = Duration::from_millis(250);
         loop {
             if let Ok(socket) = WebSocket::open(&url) {
@@ -165,7 +194,14 @@ mod browser {
                     feed.push(frame);
                 }
             }
-            feed.state.set(LiveState::Reconnecting);
+            if feed.state.get_untracked() == LiveState::Live
+                || feed.state.get_untracked() == LiveState::Connecting
+            {
+                let now = js_sys::Date::new_0();
+                feed.state.set(LiveState::Reconnecting {
+                    since: (now.get_hours(), now.get_minutes()),
+                });
+            }
             gloo_timers::future::sleep(backoff).await;
             backoff = (backoff * 2).min(Duration::from_secs(10));
         }

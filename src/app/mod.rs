@@ -1,23 +1,35 @@
 //! The Leptos UI, shared by server rendering and the hydrated browser build. Pages read
 //! the projections through [`crate::api`] and follow the live feed ([`live`]) so they
-//! change in place as conversations happen.
+//! change in place as conversations happen. Every page is complete when rendered on the
+//! server, so it reads without JavaScript; hydration adds the live feed, infinite scroll
+//! and the keyboard.
 
+mod clock;
 mod conversation;
 mod conversations;
+mod customer;
+mod customers;
 mod format;
 mod header;
+mod html;
+mod keys;
 pub mod live;
 mod login;
+mod paging;
+mod search;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
+    SsrMode,
     components::{Redirect, Route, Router, Routes},
     path,
 };
 
 use conversation::ConversationPage;
 use conversations::ConversationsPage;
+use customer::CustomerPage;
+use customers::CustomersPage;
 use login::LoginPage;
 
 /// The HTML document around the app, rendered on the server.
@@ -45,6 +57,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     live::LiveFeed::provide();
+    clock::Clock::provide();
+    keys::install();
     view! {
         <Stylesheet id="leptos" href="/pkg/billie-dashboard.css" />
         <Title text="Billie supervisor" />
@@ -52,8 +66,17 @@ pub fn App() -> impl IntoView {
             <Routes fallback=NotFound>
                 <Route path=path!("/login") view=LoginPage />
                 <Route path=path!("/") view=|| view! { <Redirect path="/conversations" /> } />
-                <Route path=path!("/conversations") view=ConversationsPage />
-                <Route path=path!("/conversations/:id") view=ConversationPage />
+                // In order: each part is sent once its data is there, so the page is
+                // complete HTML (readable without JavaScript) rather than placeholders
+                // swapped in by script.
+                <Route path=path!("/conversations") view=ConversationsPage ssr=SsrMode::InOrder />
+                <Route
+                    path=path!("/conversations/:id")
+                    view=ConversationPage
+                    ssr=SsrMode::InOrder
+                />
+                <Route path=path!("/customers") view=CustomersPage ssr=SsrMode::InOrder />
+                <Route path=path!("/customers/:id") view=CustomerPage ssr=SsrMode::InOrder />
             </Routes>
         </Router>
     }

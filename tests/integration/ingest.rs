@@ -106,7 +106,11 @@ async fn fixture_conversations_are_projected_with_their_messages() {
         sorted.sort();
         assert_eq!(seqs, sorted, "transcript of {id} is in seq order");
     }
-    let page = env.store.list_conversations(None, 50).await.unwrap();
+    let page = env
+        .store
+        .list_conversations(&Default::default(), None, 50)
+        .await
+        .unwrap();
     assert_eq!(page.items.len(), expected().len());
     assert!(page.next.is_none());
 }
@@ -413,7 +417,7 @@ async fn the_list_pages_through_every_conversation_once_newest_first() {
     loop {
         let page = env
             .store
-            .list_conversations(after.as_deref(), 50)
+            .list_conversations(&Default::default(), after.as_deref(), 50)
             .await
             .unwrap();
         assert!(page.items.len() <= 50);
@@ -433,7 +437,7 @@ async fn the_list_pages_through_every_conversation_once_newest_first() {
     assert_eq!(seen, sorted, "newest activity first, then id");
     assert!(
         env.store
-            .list_conversations(Some("not-a-cursor"), 50)
+            .list_conversations(&Default::default(), Some("not-a-cursor"), 50)
             .await
             .is_err()
     );

@@ -367,33 +367,71 @@ pub async fn apply_event(
         tracing::debug!(typ = %event.envelope.typ, "unknown event type");
         return Ok(Disposition::Unknown);
     };
-    // The customer profile is idempotent by itself (see `projection::customer`), so it is
-    // written whether or not the conversation part was applied before.
-    if let Body::ApplicationDetails(details) = &event.body
-        && let Some(patch) = &details.customer
-        && let Some((id, update)) =
-            projection::customer::project(event, patch, details.application_number.as_deref())
-    {
-        store.apply_customer(&id, update).await?;
-    }
-    match store
+    let applied = store
         .apply(event.conv(), &projection.guard, projection.update)
-        .await?
-    {
+        .await?;
+    // The customer part is idempotent by itself (see `projection::customer` and
+    // `store::customers`), so it runs whether or not the conversation part was applied
+    // before: a crash between the two is repaired when the entry is delivered again.
+    let renamed = customer_part(store, event).await?;
+    let mut frames = Vec::with_capacity(1 + renamed.len());
+    let disposition = match applied {
         Applied::Changed(conversation) => {
-            let frame = FeedFrame::Change {
-                conversation,
+            frames.push(FeedFrame::Change {
+                conversation: *conversation,
                 message: projection.message,
-            };
-            // The effect is stored; a lost notice is repaired by the browsers' resync, so
-            // it does not hold up the stream.
-            if let Err(e) = publisher.publish(&frame).await {
-                tracing::warn!(error = %e, "change notice not published");
-            }
-            Ok(Disposition::Applied)
+            });
+            Disposition::Applied
         }
-        Applied::Duplicate => Ok(Disposition::Duplicate),
+        Applied::Duplicate => Disposition::Duplicate,
+    };
+    frames.extend(renamed.into_iter().map(|conversation| FeedFrame::Change {
+        conversation,
+        message: None,
+    }));
+    for frame in &frames {
+        // The effect is stored; a lost notice is repaired by the browsers' resync, so it
+        // does not hold up the stream.
+        if let Err(e) = publisher.publish(frame).await {
+            tracing::warn!(error = %e, "change notice not published");
+        }
     }
+    Ok(disposition)
+}
+
+/// Links the conversation to its customer and merges what the event says of them; the
+/// conversations whose customer name this changed are returned, to be announced.
+async fn customer_part(
+    store: &Store,
+    event: &Event,
+) -> Result<Vec<crate::api::ConversationSummary>, StoreError> {
+    let name = match &event.body {
+        Body::Started {
+            customer_id: Some(customer),
+            ..
+        } => store.link_customer(customer, event.conv()).await?,
+        Body::ApplicationDetails(details) => {
+            let Some(patch) = &details.customer else {
+                return Ok(Vec::new());
+            };
+            let Some((id, update)) =
+                projection::customer::project(event, patch, details.application_number.as_deref())
+            else {
+                return Ok(Vec::new());
+            };
+            store.merge_customer(&id, update).await?
+        }
+        _ => return Ok(Vec::new()),
+    };
+    let Some(name) = name else {
+        return Ok(Vec::new());
+    };
+    // A new name reaches every conversation of the customer; a new link only this one.
+    let targets = match &event.body {
+        Body::Started { .. } => vec![event.conv().to_owned()],
+        _ => name.conversations.clone(),
+    };
+    store.spread_customer_name(&name, &targets).await
 }
 
 /// The entry's fields as text; a value that is not UTF-8 breaks the contract.

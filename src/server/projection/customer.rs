@@ -25,6 +25,12 @@ pub fn stored_value(field: &str) -> &str {
     field.split_once('|').map_or(field, |(_, value)| value)
 }
 
+/// The order of a stored `"<order>|<value>"` field; strings of equal width compare as
+/// their orders do.
+pub fn order_of(field: &str) -> &str {
+    field.split_once('|').map_or("", |(order, _)| order)
+}
+
 /// The customer's id, and the update recording what the event says of them; `None` when
 /// the event names no customer.
 pub fn project(

@@ -2,6 +2,8 @@
 //! [`Store::apply`]; the web side only reads them. Users and sessions live beside them so
 //! every web process shares one view of who is signed in.
 
+mod customers;
+mod listing;
 mod sessions;
 mod users;
 
@@ -17,8 +19,8 @@ use mongodb::{
 use serde::Deserialize;
 
 use crate::api::{
-    Application, AssessmentView, ConversationDetail, ConversationPage, ConversationSummary,
-    Customer, Message, NoticeVersion, NoticeboardEntry,
+    Application, AssessmentView, ConversationDetail, ConversationSummary, Message, NoticeVersion,
+    NoticeboardEntry,
 };
 use crate::server::config::ConfigError;
 use crate::server::projection::Guard;
@@ -39,7 +41,7 @@ pub enum StoreError {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Applied {
     /// The conversation changed; this is its state after the change.
-    Changed(ConversationSummary),
+    Changed(Box<ConversationSummary>),
     /// The event had been applied before; nothing changed.
     Duplicate,
 }
@@ -55,6 +57,10 @@ const SUMMARY_FIELDS: &[&str] = &[
     "_id",
     "application_number",
     "customer_id",
+    "customer_name",
+    "application.application_number",
+    "application.loan_amount",
+    "application.loan_purpose",
     "status",
     "started_at",
     "last_activity_at",
@@ -89,6 +95,35 @@ impl Store {
                             .name("by_activity".to_owned())
                             .build(),
                     )
+                    .build(),
+            )
+            .await?;
+        // The list filtered by status; by customer for a profile; customers by name.
+        self.conversations
+            .create_index(
+                IndexModel::builder()
+                    .keys(doc! { "status": 1, "last_activity_at": -1, "_id": -1 })
+                    .options(IndexOptions::builder().name("by_status".to_owned()).build())
+                    .build(),
+            )
+            .await?;
+        self.conversations
+            .create_index(
+                IndexModel::builder()
+                    .keys(doc! { "customer_id": 1 })
+                    .options(
+                        IndexOptions::builder()
+                            .name("by_customer".to_owned())
+                            .build(),
+                    )
+                    .build(),
+            )
+            .await?;
+        self.customers()
+            .create_index(
+                IndexModel::builder()
+                    .keys(doc! { "sort_name": 1, "_id": 1 })
+                    .options(IndexOptions::builder().name("by_name".to_owned()).build())
                     .build(),
             )
             .await?;
@@ -171,9 +206,9 @@ impl Store {
             other => other?,
         };
         match result {
-            Some(doc) => Ok(Applied::Changed(
+            Some(doc) => Ok(Applied::Changed(Box::new(
                 bson::from_document::<SummaryDoc>(doc)?.into(),
-            )),
+            ))),
             None => Ok(Applied::Duplicate),
         }
     }
@@ -227,117 +262,6 @@ impl Store {
         Ok(changed)
     }
 
-    /// Merges what an event says of customer `id` (see `projection::customer`).
-    pub async fn apply_customer(&self, id: &str, update: Document) -> Result<(), StoreError> {
-        self.customers()
-            .update_one(doc! { "_id": id }, update)
-            .upsert(true)
-            .await?;
-        Ok(())
-    }
-
-    /// A customer's profile and links.
-    pub async fn get_customer(&self, id: &str) -> Result<Option<Customer>, StoreError> {
-        let Some(doc) = self.customers().find_one(doc! { "_id": id }).await? else {
-            return Ok(None);
-        };
-        let profile = doc.get_document("profile").cloned().unwrap_or_default();
-        let text = |d: &Document, key: &str| {
-            d.get_str(key)
-                .ok()
-                .map(|v| crate::server::projection::customer::stored_value(v).to_owned())
-        };
-        let address = |key: &str| {
-            let a = profile.get_document(key).ok()?;
-            if let Some(full) = text(a, "full_address") {
-                return Some(full);
-            }
-            let join = |parts: &[&str]| {
-                let parts: Vec<String> = parts.iter().filter_map(|k| text(a, k)).collect();
-                (!parts.is_empty()).then(|| parts.join(" "))
-            };
-            let line: Vec<String> = [
-                join(&["unit_number", "street_number", "street_name", "street_type"]),
-                join(&["suburb", "state", "postcode"]),
-                join(&["country"]),
-            ]
-            .into_iter()
-            .flatten()
-            .collect();
-            (!line.is_empty()).then(|| line.join(", "))
-        };
-        let names: Vec<String> = ["first_name", "middle_name", "last_name"]
-            .iter()
-            .filter_map(|k| text(&profile, k))
-            .collect();
-        let list = |key: &str| -> Vec<String> {
-            doc.get_array(key)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|v| v.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        Ok(Some(Customer {
-            id: id.to_owned(),
-            title: text(&profile, "title"),
-            preferred_name: text(&profile, "preferred_name"),
-            full_name: (!names.is_empty()).then(|| names.join(" ")),
-            email_address: text(&profile, "email_address"),
-            mobile_phone_number: text(&profile, "mobile_phone_number"),
-            date_of_birth: text(&profile, "date_of_birth"),
-            residential_address: address("residential_address"),
-            mailing_address: address("mailing_address"),
-            conversations: list("conversations"),
-            applications: list("applications"),
-        }))
-    }
-
-    fn customers(&self) -> Collection<Document> {
-        self.db.collection("customers")
-    }
-
-    /// A page of conversations, most recent activity first (keyset pagination on
-    /// `(last_activity_at, _id)`, so new activity never shifts later pages).
-    pub async fn list_conversations(
-        &self,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<ConversationPage, StoreError> {
-        let filter = match after {
-            None => doc! {},
-            Some(cursor) => {
-                let (ms, id) = parse_cursor(cursor).ok_or(StoreError::BadCursor)?;
-                let at = bson::DateTime::from_millis(ms);
-                doc! { "$or": [
-                    { "last_activity_at": { "$lt": at } },
-                    { "last_activity_at": at, "_id": { "$lt": id } },
-                ] }
-            }
-        };
-        let limit = limit.clamp(1, 200);
-        let mut cursor = self
-            .conversations
-            .find(filter)
-            .sort(doc! { "last_activity_at": -1, "_id": -1 })
-            .projection(summary_projection())
-            .limit(limit as i64 + 1)
-            .await?;
-        let mut items = Vec::with_capacity(limit + 1);
-        while cursor.advance().await? {
-            let doc: SummaryDoc = bson::from_slice(cursor.current().as_bytes())?;
-            items.push(ConversationSummary::from(doc));
-        }
-        let next = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(make_cursor)
-        } else {
-            None
-        };
-        Ok(ConversationPage { items, next })
-    }
-
     /// One conversation with its transcript.
     pub async fn get_conversation(
         &self,
@@ -363,8 +287,17 @@ impl Store {
         let (purpose, facts) = doc
             .recap
             .map_or((None, Vec::new()), |r| (r.purpose, r.facts));
+        // `application` is read whole here, so the summary's view of it is filled in.
+        let mut summary = ConversationSummary::from(doc.summary);
+        if let Some(a) = &doc.application {
+            summary.application_number = summary
+                .application_number
+                .or_else(|| a.application_number.clone());
+            summary.loan_amount = a.loan_amount;
+            summary.loan_purpose = a.loan_purpose.clone();
+        }
         Ok(Some(ConversationDetail {
-            summary: doc.summary.into(),
+            summary,
             messages: doc.messages.into_iter().map(Message::from).collect(),
             application: doc.application,
             assessments,
@@ -387,6 +320,10 @@ impl Store {
                 })
                 .collect(),
         }))
+    }
+
+    fn customers(&self) -> Collection<Document> {
+        self.db.collection("customers")
     }
 
     pub(crate) fn users(&self) -> Collection<UserDoc> {
@@ -422,21 +359,15 @@ pub(crate) fn is_duplicate_key(e: &MongoError) -> bool {
     }
 }
 
-fn make_cursor(s: &ConversationSummary) -> String {
-    format!("{}:{}", s.last_activity_ms.unwrap_or(0), s.id)
-}
-
-fn parse_cursor(cursor: &str) -> Option<(i64, &str)> {
-    let (ms, id) = cursor.split_once(':')?;
-    Some((ms.parse().ok()?, id))
-}
-
 #[derive(Debug, Deserialize)]
 struct SummaryDoc {
     #[serde(rename = "_id")]
     id: String,
     application_number: Option<String>,
     customer_id: Option<String>,
+    customer_name: Option<String>,
+    #[serde(rename = "application", default)]
+    brief: ApplicationBrief,
     #[serde(default)]
     status: String,
     started_at: Option<bson::DateTime>,
@@ -445,6 +376,14 @@ struct SummaryDoc {
     message_count: i64,
     #[serde(default)]
     version: i64,
+}
+
+/// The parts of the application register a list card shows.
+#[derive(Debug, Default, Deserialize)]
+struct ApplicationBrief {
+    application_number: Option<String>,
+    loan_amount: Option<f64>,
+    loan_purpose: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -533,8 +472,12 @@ impl From<SummaryDoc> for ConversationSummary {
     fn from(d: SummaryDoc) -> Self {
         Self {
             id: d.id,
-            application_number: d.application_number,
+            // `conversation_started` names the application; the details may come first.
+            application_number: d.application_number.or(d.brief.application_number),
             customer_id: d.customer_id,
+            customer_name: d.customer_name,
+            loan_amount: d.brief.loan_amount,
+            loan_purpose: d.brief.loan_purpose,
             status: d.status,
             started_at_ms: d.started_at.map(|t| t.timestamp_millis()),
             last_activity_ms: d.last_activity_at.map(|t| t.timestamp_millis()),
@@ -554,26 +497,5 @@ impl From<MessageDoc> for Message {
             answer_input_type: m.answer_input_type,
             at_ms: m.at.timestamp_millis(),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursor_round_trips_ids_with_colons() {
-        let summary = ConversationSummary {
-            id: "a:b".into(),
-            application_number: None,
-            customer_id: None,
-            status: "active".into(),
-            started_at_ms: None,
-            last_activity_ms: Some(42),
-            message_count: 0,
-            version: 1,
-        };
-        assert_eq!(parse_cursor(&make_cursor(&summary)), Some((42, "a:b")));
-        assert_eq!(parse_cursor("nonsense"), None);
     }
 }

@@ -1,0 +1,47 @@
+// axe-core on every page, signed out and signed in: no serious or critical violations of
+// WCAG 2.1 A/AA, in the state a supervisor actually sees (hydrated, live, data loaded).
+import AxeBuilder from '@axe-core/playwright';
+import { expect, test, type Page } from '@playwright/test';
+import { hydrated, signIn } from './support';
+
+const CONV = 'cd613e30-d8f1-6adf-91b7-584a2265b1f5';
+
+async function expectNoSeriousViolations(page: Page, what: string) {
+  const results = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
+  const serious = results.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  expect(serious, what).toEqual([]);
+}
+
+test('the login page', async ({ page }) => {
+  await page.goto('/login');
+  await hydrated(page);
+  await expectNoSeriousViolations(page, 'login');
+  await page.goto('/login?error=invalid');
+  await hydrated(page);
+  await expectNoSeriousViolations(page, 'login with an error');
+});
+
+test('every signed-in page', async ({ page }) => {
+  await signIn(page);
+  const pages: [string, string][] = [
+    ['/conversations', '.conversation-card'],
+    ['/conversations?status=approved', '.tabs'],
+    [`/conversations/${CONV}`, 'article.bubble'],
+    ['/customers', '.customer-card'],
+    ['/customers/C283FEFC', '[data-testid="customer-name"]'],
+    ['/no/such/page', 'h1'],
+  ];
+  for (const [path, ready] of pages) {
+    await page.goto(path);
+    await hydrated(page);
+    await expect(page.locator(ready).first()).toBeVisible();
+    await expect(page.getByTestId('live-badge')).toHaveText('Live');
+    if (path.startsWith('/conversations/')) {
+      // Expanded panels too.
+      for (const summary of await page.locator('details summary').all()) await summary.click();
+    }
+    await expectNoSeriousViolations(page, path);
+  }
+});

@@ -1,0 +1,259 @@
+// What a supervisor does all day: search and filter the list, scroll through hundreds of
+// conversations, watch one change live, look up the customer, and trust that untrusted
+// chat text never runs and that a server restart loses nothing on screen.
+import { expect, test } from '@playwright/test';
+import { appendEntries, hydrated, said, signIn, started, tag, type Fields } from './support';
+
+const CONV = 'cd613e30-d8f1-6adf-91b7-584a2265b1f5';
+
+function details(conv: string, seq: number, app: string, customer: Record<string, string>): Fields {
+  return {
+    conv,
+    typ: 'applicationDetail_changed',
+    agt: 'broker',
+    seq: String(seq),
+    payload: JSON.stringify({ applicationNumber: app, loanAmount: 640, loanPurpose: 'Car rego', customer }),
+  };
+}
+
+test('search finds conversations by customer name and by application number', async ({ page }) => {
+  await signIn(page);
+  const list = page.getByTestId('conversation-list');
+  const search = page.getByLabel('Search conversations');
+
+  await search.fill('saanvi citizen');
+  await expect(page).toHaveURL(/\?q=saanvi%20citizen$/);
+  await expect(list.locator(`[data-id="${CONV}"]`)).toBeVisible();
+  for (const name of await list.locator('.name').allTextContents()) {
+    expect(name.toLowerCase()).toContain('saanvi citizen');
+  }
+
+  await search.fill('37519-b');
+  await expect(page).toHaveURL(/\?q=37519-b$/);
+  await expect(list.locator('.conversation-card')).toHaveCount(1);
+  await expect(list.locator('.conversation-card')).toContainText('APP-37519-B');
+  await expect(list.locator('.conversation-card')).toContainText('Saanvi Citizen');
+
+  await search.fill('no conversation is called this');
+  await expect(page.getByText('No conversations match.')).toBeVisible();
+
+  // The search lives in the URL: a reload (or a shared link) shows the same list.
+  await page.goto('/conversations?q=APP-37519');
+  await expect(page.getByLabel('Search conversations')).toHaveValue('APP-37519');
+  await expect(page.locator('.conversation-card')).toHaveCount(1);
+});
+
+test('a status tab filters the list, and its count follows live', async ({ page }) => {
+  const t = tag();
+  const conv = `declined-${t}`;
+  await signIn(page, '/conversations?status=declined');
+  const tab = page.locator('.tab[data-status="declined"]');
+  await expect(tab).toHaveAttribute('aria-current', 'page');
+  await expect(page.getByTestId('live-badge')).toHaveText('Live');
+  const before = Number(await tab.locator('.count').textContent());
+  for (const badge of await page.locator('.conversation-card .status').allTextContents()) {
+    expect(badge).toBe('Declined');
+  }
+
+  appendEntries([
+    started(conv, `APP-${t}`),
+    { conv, typ: 'final_decision', agt: 'broker', seq: '2', payload: JSON.stringify({ decision: 'DECLINED' }) },
+  ]);
+  await expect(page.locator(`[data-id="${conv}"]`)).toContainText('Declined');
+  await expect(tab.locator('.count')).toHaveText(String(before + 1));
+
+  // Another tab, from the URL the tab links to.
+  await page.locator('.tab[data-status="active"]').click();
+  await expect(page).toHaveURL(/status=active/);
+  await expect(page.locator(`[data-id="${conv}"]`)).toHaveCount(0);
+  for (const badge of await page.locator('.conversation-card .status').allTextContents()) {
+    expect(badge).toBe('Active');
+  }
+});
+
+test('infinite scroll shows every one of 320 conversations exactly once, while they change', async ({ page }) => {
+  test.setTimeout(120_000);
+  const t = tag();
+  const total = 320;
+  const convs = Array.from({ length: total }, (_, i) => `scroll-${t}-${String(i).padStart(3, '0')}`);
+  appendEntries(convs.map((conv, i) => started(conv, `APP-S${t}-${i}`)));
+
+  await signIn(page, `/conversations?q=S${t}`);
+  await expect(page.locator('.tab[data-status="all"] .count')).toHaveText(String(total));
+  await expect(page.getByTestId('live-badge')).toHaveText('Live');
+
+  const cards = page.locator('.conversation-card');
+  let moved = 0;
+  for (let round = 0; round < 40; round++) {
+    const more = page.getByRole('link', { name: 'Show older conversations' });
+    if ((await more.count()) === 0) break;
+    // Meanwhile, conversations on pages not loaded yet get new activity (to the top)
+    // and loaded ones do too: neither may show twice or go missing.
+    if (round < 4) {
+      appendEntries([said(convs[total - 1 - round * 40], 2, 'still here'), said(convs[round], 2, 'me too')]);
+      moved += 2;
+    }
+    await page.mouse.wheel(0, 20_000);
+    await page.waitForTimeout(300);
+  }
+  await expect(page.getByRole('link', { name: 'Show older conversations' })).toHaveCount(0);
+  await expect(cards).toHaveCount(total);
+  const ids = await cards.evaluateAll((els) => els.map((el) => el.getAttribute('data-id')));
+  expect(new Set(ids).size).toBe(total);
+  expect([...ids].sort()).toEqual([...convs].sort());
+  expect(moved).toBeGreaterThan(0);
+});
+
+test('the open conversation follows transcript, assessments, noticeboard and decision live', async ({ page }) => {
+  const t = tag();
+  const conv = `live-${t}`;
+  appendEntries([started(conv, `APP-L${t}`), said(conv, 2, 'Hi, I need a loan')]);
+  await signIn(page, `/conversations/${conv}`);
+  await expect(page.getByTestId('live-badge')).toHaveText('Live');
+  await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
+  const log = page.getByRole('log', { name: 'Transcript' });
+
+  appendEntries([
+    {
+      conv,
+      typ: 'assistant_response',
+      agt: 'broker',
+      seq: '3',
+      payload: JSON.stringify({ utterance: 'How much?', rationale: 'Ask for the amount', created_at: new Date().toISOString() }),
+    },
+  ]);
+  await expect(log.locator('.from-assistant').last()).toContainText('How much?');
+  await expect(log.locator('.from-assistant').last().locator('.rationale')).toHaveText('Why: Ask for the amount');
+  await expect(log.locator('.from-customer')).toContainText('Hi, I need a loan');
+
+  appendEntries([
+    { conv, typ: 'identityRisk_assessment', agt: 'identity_agent', seq: '4', payload: JSON.stringify({ decision: 'PASS', severity: 'LOW', final_score: 12, checks: { document: 'verified' } }) },
+  ]);
+  const identity = page.locator('details[data-kind="identity_risk"]');
+  await expect(identity.locator('summary')).toContainText('PASS · LOW · score 12');
+  await identity.locator('summary').click();
+  await expect(identity.locator('pre')).toContainText('"document": "verified"');
+
+  appendEntries([
+    { conv, typ: 'noticeboard_updated', agt: 'identity_agent', seq: '5', payload: JSON.stringify({ agent_name: 'identity_agent::Identity Check', post: 'Checking documents.' }) },
+    { conv, typ: 'noticeboard_updated', agt: 'identity_agent', seq: '6', payload: JSON.stringify({ agent_name: 'identity_agent::Identity Check', post: 'Identity verified.' }) },
+  ]);
+  const notice = page.locator('article.notice[data-agent="identity_agent::Identity Check"]');
+  await expect(notice.locator('.current')).toHaveText('Identity verified.');
+  await notice.locator('details summary').click();
+  await expect(notice.locator('.history')).toContainText('Checking documents.');
+
+  appendEntries([{ conv, typ: 'final_decision', agt: 'broker', seq: '7', payload: JSON.stringify({ decision: 'REFERRED' }) }]);
+  await expect(page.getByTestId('decision')).toHaveText('Final decision: REFERRED');
+  await expect(page.getByTestId('status')).toHaveText('Referred');
+  expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+});
+
+test('the customer page shows the profile and links to their conversations', async ({ page }) => {
+  const t = tag();
+  const [first, second] = [`cust-a-${t}`, `cust-b-${t}`];
+  const customerId = `CU${t}`;
+  appendEntries([
+    started(first, `APP-A${t}`, customerId),
+    details(first, 2, `APP-A${t}`, {
+      customer_id: customerId,
+      first_name: 'Mereana',
+      last_name: `Tane${t}`,
+      email_address: `mereana.${t.toLowerCase()}@example.com`,
+      mobile_phone_number: '+61400000001',
+      date_of_birth: '1991-02-03',
+    }),
+    started(second, `APP-B${t}`, customerId),
+  ]);
+  await signIn(page, `/conversations/${second}`);
+  // The later conversation knows the name from the customer's first one.
+  await expect(page.getByTestId('customer')).toHaveText(`Mereana Tane${t}`);
+  await page.getByTestId('customer').getByRole('link').click();
+  await expect(page).toHaveURL(new RegExp(`/customers/${customerId}$`));
+  await expect(page.getByTestId('customer-name')).toHaveText(`Mereana Tane${t}`);
+  await expect(page.getByTestId('customer-email')).toHaveText(`mereana.${t.toLowerCase()}@example.com`);
+  await expect(page.getByText('1991-02-03')).toBeVisible();
+  await expect(page.locator(`[data-id="${first}"]`)).toContainText(`APP-A${t}`);
+  await page.locator(`[data-id="${first}"] a`).click();
+  await expect(page).toHaveURL(new RegExp(`/conversations/${first}$`));
+
+  // And the customer list finds them by name, email or id.
+  await page.goto('/customers');
+  await hydrated(page);
+  for (const q of [`tane${t}`, `MEREANA.${t}@`, customerId.toLowerCase()]) {
+    await page.getByLabel('Search customers').fill(q);
+    await expect(page.locator('.customer-card')).toHaveCount(1);
+    await expect(page.locator('.customer-card')).toContainText(`Mereana Tane${t}`);
+  }
+});
+
+test('HTML in an utterance is shown safely: allowed formatting only, no script runs', async ({ page }) => {
+  const t = tag();
+  const conv = `xss-${t}`;
+  const hostile =
+    '<b>bold</b> <img src=x onerror="window.__xss=1"><script>window.__xss=2</script>' +
+    '<a href="javascript:window.__xss=3">click</a> <a href="https://billie.example/help">help</a>';
+  appendEntries([started(conv, `APP-X${t}`), said(conv, 2, hostile)]);
+  const dialogs: string[] = [];
+  page.on('dialog', (d) => {
+    dialogs.push(d.message());
+    void d.dismiss();
+  });
+
+  await signIn(page, `/conversations/${conv}`);
+  for (const round of ['server-rendered', 'arrived live']) {
+    const text = page.getByRole('log', { name: 'Transcript' }).locator('.text').last();
+    await expect(text.locator('b')).toHaveText('bold');
+    await expect(text).toContainText('<script>window.__xss=2</script>');
+    await expect(text).toContainText('<img src=x onerror="window.__xss=1">');
+    await expect(text.locator('img, script')).toHaveCount(0);
+    await expect(text.locator('a', { hasText: 'click' })).not.toHaveAttribute('href', /.*/);
+    await expect(text.locator('a', { hasText: 'help' })).toHaveAttribute('href', 'https://billie.example/help');
+    await text.locator('a', { hasText: 'click' }).click();
+    expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss), round).toBeUndefined();
+    if (round === 'server-rendered') {
+      await expect(page.getByTestId('live-badge')).toHaveText('Live');
+      appendEntries([said(conv, 3, hostile)]);
+      await expect(page.getByRole('log', { name: 'Transcript' }).locator('.text')).toHaveCount(2);
+    }
+  }
+  expect(dialogs).toEqual([]);
+});
+
+test('the keyboard reaches everything: / to search, j and k to move, Enter to open, Esc back', async ({ page }) => {
+  await signIn(page);
+  await page.keyboard.press('/');
+  await expect(page.getByLabel('Search conversations')).toBeFocused();
+  await page.keyboard.press('Escape');
+  await expect(page.getByLabel('Search conversations')).not.toBeFocused();
+
+  const links = page.locator('.conversation-card .card-link');
+  await page.keyboard.press('j');
+  await expect(links.nth(0)).toBeFocused();
+  await page.keyboard.press('j');
+  await expect(links.nth(1)).toBeFocused();
+  await page.keyboard.press('k');
+  await expect(links.nth(0)).toBeFocused();
+  const href = await links.nth(0).getAttribute('href');
+  await page.keyboard.press('Enter');
+  await expect(page).toHaveURL(new RegExp(`${href}$`));
+  await expect(page.getByRole('log', { name: 'Transcript' })).toBeVisible();
+  await page.keyboard.press('Escape');
+  await expect(page).toHaveURL(/\/conversations$/);
+});
+
+test('pages are complete without JavaScript', async ({ browser }) => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto('/login?next=%2Fconversations%3Fq%3Dsaanvi');
+  await page.getByLabel('Email').fill('e2e.supervisor@billie.example');
+  await page.getByLabel('Password').fill('e2e-password-long-enough');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/conversations\?q=saanvi$/);
+  await expect(page.locator(`[data-id="${CONV}"]`)).toContainText('Saanvi Citizen');
+  await expect(page.locator('.tab[data-status="all"] .count')).not.toHaveText('');
+  await page.goto(`/conversations/${CONV}`);
+  await expect(page.getByRole('log', { name: 'Transcript' }).locator('article').first()).toBeVisible();
+  await expect(page.getByTestId('loan-amount')).toHaveText('$750.00');
+  await context.close();
+});

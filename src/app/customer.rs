@@ -1,0 +1,126 @@
+//! `/customers/:id`: a customer's merged profile (name, contact, date of birth, addresses)
+//! and their conversations, each linking to its live view.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+use super::clock::Clock;
+use super::conversations::StatusBadge;
+use super::format;
+use super::header::Header;
+use crate::api::{CustomerProfile, get_customer};
+
+#[component]
+pub fn CustomerPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.with(|p| p.get("id").unwrap_or_default());
+    let profile = Resource::new(id, get_customer);
+    view! {
+        <Header />
+        <main class="page">
+            <p>
+                <a href="/customers">"← All customers"</a>
+            </p>
+            <Transition fallback=|| view! { <p class="muted">"Loading customer…"</p> }>
+                {move || {
+                    profile
+                        .get()
+                        .map(|found| match found {
+                            Ok(Some(profile)) => view! { <Profile profile /> }.into_any(),
+                            Ok(None) => {
+                                view! {
+                                    <h1>"Customer not found"</h1>
+                                    <p class="muted">"No event has named a customer with this id."</p>
+                                }
+                                    .into_any()
+                            }
+                            Err(e) => {
+                                view! {
+                                    <p class="error" role="alert">
+                                        "Could not load the customer: "
+                                        {e.to_string()}
+                                    </p>
+                                }
+                                    .into_any()
+                            }
+                        })
+                }}
+            </Transition>
+        </main>
+    }
+}
+
+#[component]
+fn Profile(profile: CustomerProfile) -> impl IntoView {
+    let c = profile.customer;
+    let name = c
+        .full_name
+        .clone()
+        .unwrap_or_else(|| "Unnamed customer".to_owned());
+    let row = |label: &'static str, value: Option<String>| {
+        view! {
+            <dt>{label}</dt>
+            <dd>{value.unwrap_or_else(|| "—".to_owned())}</dd>
+        }
+    };
+    let email = c.email_address.clone().map(|email| {
+        view! { <a href=format!("mailto:{email}")>{email.clone()}</a> }
+    });
+    let conversations = profile
+        .conversations
+        .into_iter()
+        .map(|conv| {
+            let last = conv.last_activity_ms;
+            view! {
+                <li class="card profile-conversation" data-id=conv.id.clone()>
+                    <a href=format!("/conversations/{}", conv.id) class="card-link">
+                        <span class="application">
+                            {conv.application_number.clone().unwrap_or_else(|| conv.id.clone())}
+                        </span>
+                        <StatusBadge status=conv.status.clone() />
+                        <span class="loan">
+                            {conv.loan_amount.map(format::money).unwrap_or_default()}
+                        </span>
+                        <span class="meta">
+                            {format::count(conv.message_count, "message", "messages")}
+                        </span>
+                        <time class="meta time" datetime=last.map(format::iso) title=last.map(format::timestamp)>
+                            {move || last.map(|t| format::ago(Clock::now(), t)).unwrap_or_default()}
+                        </time>
+                    </a>
+                </li>
+            }
+        })
+        .collect::<Vec<_>>();
+    let has_conversations = !conversations.is_empty();
+    view! {
+        <h1 data-testid="customer-name">{name}</h1>
+        <div class="findings">
+            <section class="panel" aria-labelledby="profile-heading">
+                <h2 id="profile-heading">"Profile"</h2>
+                <dl class="facts">
+                    {row("Customer id", Some(c.id.clone()))}
+                    {row("Title", c.title.clone())}
+                    {row("Preferred name", c.preferred_name.clone())}
+                    {row("Date of birth", c.date_of_birth.clone())}
+                </dl>
+            </section>
+            <section class="panel" aria-labelledby="contact-heading">
+                <h2 id="contact-heading">"Contact"</h2>
+                <dl class="facts">
+                    <dt>"Email"</dt>
+                    <dd data-testid="customer-email">{email}</dd>
+                    {row("Mobile", c.mobile_phone_number.clone())}
+                    {row("Address", c.residential_address.clone())}
+                    {row("Mailing address", c.mailing_address.clone())}
+                </dl>
+            </section>
+        </div>
+        <h2>"Conversations"</h2>
+        {if has_conversations {
+            view! { <ul class="cards" data-nav-list="">{conversations}</ul> }.into_any()
+        } else {
+            view! { <p class="muted">"No conversations yet."</p> }.into_any()
+        }}
+    }
+}

@@ -1,0 +1,315 @@
+//! What supervisors browse: customer names on conversations, search, status filters and
+//! counts, and the customer list, all read back from projections ingest wrote.
+
+use billie_dashboard::api::{ConversationFilter, StatusCounts};
+use billie_dashboard::server::feed::Publisher;
+use billie_dashboard::server::ingest;
+use billie_dashboard::server::projection::Limits;
+
+use crate::helpers::{TestEnv, entry};
+
+fn started(conv: &str, app: &str, customer: &str) -> Vec<(String, String)> {
+    entry(&[
+        ("conv", conv),
+        ("typ", "conversation_started"),
+        ("agt", "broker"),
+        ("usr", customer),
+        ("seq", "1"),
+        (
+            "payload",
+            &format!(r#"{{"application_number":"{app}","customer_id":"{customer}"}}"#),
+        ),
+    ])
+}
+
+fn details(conv: &str, seq: &str, at: &str, customer: &str) -> Vec<(String, String)> {
+    entry(&[
+        ("conv", conv),
+        ("typ", "applicationDetail_changed"),
+        ("agt", "broker"),
+        ("seq", seq),
+        (
+            "payload",
+            &format!(
+                r#"{{"applicationNumber":"APP-{conv}","loanAmount":750,"loanPurpose":"Bills","timestamp":"{at}","customer":{customer}}}"#
+            ),
+        ),
+    ])
+}
+
+fn message(conv: &str, seq: &str, at: &str) -> Vec<(String, String)> {
+    entry(&[
+        ("conv", conv),
+        ("typ", "user_input"),
+        ("agt", "broker"),
+        ("seq", seq),
+        (
+            "payload",
+            &format!(r#"{{"utterance":"hello","created_at":"{at}"}}"#),
+        ),
+    ])
+}
+
+fn filter(search: Option<&str>, status: Option<&str>) -> ConversationFilter {
+    ConversationFilter::parse(search.map(Into::into), status.map(Into::into)).unwrap()
+}
+
+#[tokio::test]
+async fn the_customer_name_reaches_every_conversation_newest_first() {
+    let env = TestEnv::new().await;
+    env.append(&[
+        started("a", "APP-A", "C1"),
+        // The newer name arrives first; the older one must not replace it.
+        details(
+            "a",
+            "5",
+            "2026-11-03T10:00:00Z",
+            r#"{"customer_id":"C1","first_name":"Saanvi","last_name":"Rao"}"#,
+        ),
+        details(
+            "a",
+            "3",
+            "2026-11-03T09:00:00Z",
+            r#"{"customer_id":"C1","first_name":"Sanvi","last_name":"Rao"}"#,
+        ),
+        // A later conversation of the same customer knows the name from the start.
+        started("b", "APP-B", "C1"),
+    ])
+    .await;
+    let mut consumer = env.consumer("c1").await;
+    env.drain(&mut consumer).await;
+
+    for conv in ["a", "b"] {
+        let got = env.store.get_conversation(conv).await.unwrap().unwrap();
+        assert_eq!(
+            got.summary.customer_name.as_deref(),
+            Some("Saanvi Rao"),
+            "{conv}"
+        );
+    }
+    let a = env.store.get_conversation("a").await.unwrap().unwrap();
+    assert_eq!(a.summary.loan_amount, Some(750.0));
+    assert_eq!(a.summary.loan_purpose.as_deref(), Some("Bills"));
+
+    // A newer name (from another conversation) is carried to both.
+    env.append(&[details(
+        "b",
+        "9",
+        "2026-11-04T10:00:00Z",
+        r#"{"customer_id":"C1","last_name":"Rao-Singh"}"#,
+    )])
+    .await;
+    env.drain(&mut consumer).await;
+    for conv in ["a", "b"] {
+        let got = env.store.get_conversation(conv).await.unwrap().unwrap();
+        assert_eq!(
+            got.summary.customer_name.as_deref(),
+            Some("Saanvi Rao-Singh"),
+            "{conv}"
+        );
+    }
+
+    // Replaying everything changes no name and no version.
+    let before = env
+        .store
+        .get_conversation("a")
+        .await
+        .unwrap()
+        .unwrap()
+        .summary
+        .version;
+    let mut redis = redis::aio::ConnectionManager::new(env.redis.clone())
+        .await
+        .unwrap();
+    let publisher = Publisher::new(redis.clone(), env.channel.clone());
+    ingest::replay(
+        &mut redis,
+        &env.store,
+        &publisher,
+        &env.stream,
+        &Limits::default(),
+        50,
+    )
+    .await
+    .unwrap();
+    let after = env
+        .store
+        .get_conversation("a")
+        .await
+        .unwrap()
+        .unwrap()
+        .summary;
+    assert_eq!(
+        after.version, before,
+        "a second application changes nothing"
+    );
+    assert_eq!(after.customer_name.as_deref(), Some("Saanvi Rao-Singh"));
+}
+
+#[tokio::test]
+async fn search_status_filter_and_counts_agree() {
+    let env = TestEnv::new().await;
+    env.append(&[
+        started("c1", "APP-1001-X", "K1"),
+        details(
+            "c1",
+            "2",
+            "2026-11-03T09:00:00Z",
+            r#"{"customer_id":"K1","first_name":"Zoë","last_name":"O'Brien"}"#,
+        ),
+        started("c2", "APP-2002-Y", "K2"),
+        details(
+            "c2",
+            "2",
+            "2026-11-03T09:01:00Z",
+            r#"{"customer_id":"K2","first_name":"Omar","last_name":"Haddad"}"#,
+        ),
+        started("c3", "APP-3003-Z", "K3"),
+        message("c1", "3", "2026-11-03T09:02:00Z"),
+    ])
+    .await;
+    let mut consumer = env.consumer("c1").await;
+    env.drain(&mut consumer).await;
+    // c2 is decided; the others stay as they are.
+    env.append(&[entry(&[
+        ("conv", "c2"),
+        ("typ", "final_decision"),
+        ("agt", "broker"),
+        ("seq", "9"),
+        (
+            "payload",
+            r#"{"decision":"DECLINED","timestamp":"2026-11-03T09:03:00Z"}"#,
+        ),
+    ])])
+    .await;
+    env.drain(&mut consumer).await;
+
+    let ids = |page: billie_dashboard::api::ConversationPage| {
+        page.items.into_iter().map(|c| c.id).collect::<Vec<_>>()
+    };
+    let list = |f: ConversationFilter| {
+        let store = env.store.clone();
+        async move { ids(store.list_conversations(&f, None, 50).await.unwrap()) }
+    };
+    assert_eq!(
+        list(filter(Some("zoË"), None)).await,
+        ["c1"],
+        "name, any case"
+    );
+    assert_eq!(list(filter(Some("o'brien"), None)).await, ["c1"]);
+    assert_eq!(
+        list(filter(Some("2002-y"), None)).await,
+        ["c2"],
+        "application number"
+    );
+    assert_eq!(list(filter(Some("app-"), Some("declined"))).await, ["c2"]);
+    assert!(
+        list(filter(Some("app-.*"), None)).await.is_empty(),
+        "no regex from users"
+    );
+    assert_eq!(list(filter(None, Some("declined"))).await, ["c2"]);
+
+    let counts = env
+        .store
+        .count_conversations(&filter(None, None))
+        .await
+        .unwrap();
+    assert_eq!(counts.total, 3);
+    assert_eq!(counts.of("declined"), 1);
+    assert_eq!(counts.of("active"), 2);
+    let searched: StatusCounts = env
+        .store
+        .count_conversations(&filter(Some("haddad"), Some("active")))
+        .await
+        .unwrap();
+    assert_eq!(
+        (searched.total, searched.of("declined")),
+        (1, 1),
+        "counts ignore the tab"
+    );
+
+    assert!(ConversationFilter::parse(None, Some("bogus".into())).is_err());
+    assert!(ConversationFilter::parse(Some("x".repeat(101)), None).is_err());
+}
+
+#[tokio::test]
+async fn customers_are_listed_by_name_and_found_by_name_email_or_id() {
+    let env = TestEnv::new().await;
+    let mut entries = Vec::new();
+    for i in 0..7 {
+        let conv = format!("v{i}");
+        let customer = format!(
+            r#"{{"customer_id":"CU{i}","first_name":"Name{i}","last_name":"Tester","email_address":"person{i}@mail.example"}}"#
+        );
+        entries.push(details(&conv, "2", "2026-11-03T09:00:00Z", &customer));
+    }
+    // A customer known only by id, from a conversation start.
+    entries.push(started("v9", "APP-9", "CU-NONAME"));
+    env.append(&entries).await;
+    let mut consumer = env.consumer("c1").await;
+    env.drain(&mut consumer).await;
+
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = env
+            .store
+            .list_customers(None, after.as_deref(), 3)
+            .await
+            .unwrap();
+        seen.extend(
+            page.items
+                .iter()
+                .map(|c| c.name.clone().unwrap_or_default()),
+        );
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    let mut want: Vec<String> = (0..7).map(|i| format!("Name{i} Tester")).collect();
+    want.push(String::new());
+    assert_eq!(seen, want, "by name, unnamed last, each once");
+
+    let find = |q: &'static str| {
+        let store = env.store.clone();
+        async move {
+            store
+                .list_customers(Some(q), None, 50)
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|c| c.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(find("name3 TESTER").await, ["CU3"]);
+    assert_eq!(find("PERSON5@").await, ["CU5"]);
+    assert_eq!(find("cu-non").await, ["CU-NONAME"]);
+    assert!(
+        find("0000").await.is_empty(),
+        "the stored order prefix is not searchable"
+    );
+
+    let profile = env.store.customer_profile("CU2").await.unwrap().unwrap();
+    assert_eq!(
+        profile.customer.email_address.as_deref(),
+        Some("person2@mail.example")
+    );
+    assert_eq!(
+        profile
+            .conversations
+            .iter()
+            .map(|c| c.id.as_str())
+            .collect::<Vec<_>>(),
+        ["v2"]
+    );
+    assert!(
+        env.store
+            .customer_profile("nobody")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
