@@ -149,6 +149,28 @@ test('the open conversation follows transcript, assessments, noticeboard and dec
   expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
 });
 
+test('the transcript follows new messages unless the reader scrolled up', async ({ page }) => {
+  const t = tag();
+  const conv = `follow-${t}`;
+  appendEntries([started(conv, `APP-F${t}`), ...Array.from({ length: 30 }, (_, i) => said(conv, i + 2, `message ${i}`))]);
+  await signIn(page, `/conversations/${conv}`);
+  await expect(page.getByTestId('live-badge')).toHaveText('Live');
+  const log = page.getByRole('log', { name: 'Transcript' });
+  const atBottom = () => log.evaluate((el) => el.scrollTop + el.clientHeight >= el.scrollHeight - 2);
+  expect(await log.evaluate((el) => el.scrollHeight > el.clientHeight)).toBe(true);
+  await expect.poll(atBottom).toBe(true);
+
+  appendEntries([said(conv, 40, 'new at the bottom', 'assistant')]);
+  await expect(log).toContainText('new at the bottom');
+  await expect.poll(atBottom).toBe(true);
+
+  await log.evaluate((el) => el.scrollTo(0, 0));
+  appendEntries([said(conv, 41, 'while the reader is above')]);
+  await expect(log).toContainText('while the reader is above');
+  await page.waitForTimeout(300);
+  expect(await log.evaluate((el) => el.scrollTop)).toBe(0);
+});
+
 test('the customer page shows the profile and links to their conversations', async ({ page }) => {
   const t = tag();
   const [first, second] = [`cust-a-${t}`, `cust-b-${t}`];
@@ -218,6 +240,15 @@ test('HTML in an utterance is shown safely: allowed formatting only, no script r
     }
   }
   expect(dialogs).toEqual([]);
+});
+
+test('a tab that is shown again refetches what it shows', async ({ page }) => {
+  await signIn(page, `/conversations/${CONV}`);
+  await expect(page.getByTestId('live-badge')).toHaveText('Live');
+  const refetched = page.waitForRequest((r) => r.url().includes('/api/conversations/get'));
+  // What the browser fires when the supervisor comes back to the tab (it is visible here).
+  await page.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
+  await refetched;
 });
 
 test('the keyboard reaches everything: / to search, j and k to move, Enter to open, Esc back', async ({ page }) => {

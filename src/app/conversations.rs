@@ -3,6 +3,8 @@
 //! with new activity moves to the top, a changed card updates in place and flashes, and
 //! the counts on the tabs follow. Older conversations load as the supervisor scrolls.
 
+use std::collections::HashMap;
+
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -158,6 +160,9 @@ fn LiveList(
     let next = RwSignal::new(page.next);
     let loading = RwSignal::new(false);
     let filter = StoredValue::new(filter);
+    // Changes to conversations below the loaded pages, kept until their page arrives: the
+    // page may have been read before the change.
+    let below = StoredValue::new(HashMap::<String, ConversationSummary>::new());
 
     LiveFeed::get().follow(
         mark,
@@ -165,7 +170,14 @@ fn LiveList(
             if let FeedFrame::Change { conversation, .. } = frame {
                 let more_below = next.with_untracked(Option::is_some);
                 let belongs = filter.with_value(|f| f.matches(conversation));
-                items.update(|items| place(items, conversation, belongs, more_below));
+                let placed = items
+                    .try_update(|items| place(items, conversation, belongs, more_below))
+                    .unwrap_or(true);
+                if !placed {
+                    below.update_value(|b| {
+                        b.insert(conversation.id.clone(), conversation.clone());
+                    });
+                }
             }
         },
         refetch,
@@ -188,6 +200,20 @@ fn LiveList(
                             items.push(Item {
                                 conversation,
                                 fresh: false,
+                            });
+                        }
+                    }
+                });
+                // Changes that waited for this page win over what it says; those further
+                // down wait on.
+                let more_below = page.next.is_some();
+                let waiting = below.try_update_value(std::mem::take).unwrap_or_default();
+                items.update(|items| {
+                    for (id, changed) in waiting {
+                        let belongs = filter.with_value(|f| f.matches(&changed));
+                        if !place(items, &changed, belongs, more_below) {
+                            below.update_value(|b| {
+                                b.insert(id, changed);
                             });
                         }
                     }
@@ -237,21 +263,26 @@ fn LiveList(
 /// Puts a changed conversation where the list's order (newest activity first) says: new
 /// activity moves it to the top, a status change keeps its place, one that no longer
 /// matches the filter leaves. Stale changes are ignored, and one that falls below the
-/// loaded pages waits for them.
-fn place(items: &mut Vec<Item>, changed: &ConversationSummary, belongs: bool, more_below: bool) {
+/// loaded pages waits for them (`false`: not placed yet).
+fn place(
+    items: &mut Vec<Item>,
+    changed: &ConversationSummary,
+    belongs: bool,
+    more_below: bool,
+) -> bool {
     if let Some(pos) = items.iter().position(|i| i.conversation.id == changed.id) {
         if items[pos].conversation.version >= changed.version {
-            return;
+            return true;
         }
         items.remove(pos);
     }
     if !belongs {
-        return;
+        return true;
     }
     let key = |s: &ConversationSummary| (s.last_activity_ms, s.id.clone());
     let pos = items.partition_point(|i| key(&i.conversation) > key(changed));
     if pos == items.len() && more_below {
-        return;
+        return false;
     }
     items.insert(
         pos,
@@ -260,6 +291,7 @@ fn place(items: &mut Vec<Item>, changed: &ConversationSummary, belongs: bool, mo
             fresh: true,
         },
     );
+    true
 }
 
 #[component]
@@ -372,7 +404,7 @@ mod tests {
         place(&mut items, &summary("d", 1, 60), true, true);
         assert_eq!(items[0].conversation.id, "d");
         // One older than everything loaded waits for the next page.
-        place(&mut items, &summary("e", 5, 1), true, true);
+        assert!(!place(&mut items, &summary("e", 5, 1), true, true));
         assert_eq!(items.len(), 4);
         place(&mut items, &summary("e", 5, 1), true, false);
         assert_eq!(items.last().unwrap().conversation.id, "e");
