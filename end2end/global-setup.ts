@@ -1,7 +1,7 @@
 // Before any test: wait until the server answers (cargo leptos end-to-end does not wait),
-// create the test supervisor, and append the contract's fixture conversations.
+// create the test supervisor and admin, and append the contract's fixture conversations.
 import { execFileSync } from 'node:child_process';
-import { appendEntries, fixtureEntries, SUPERVISOR } from './tests/support';
+import { ADMIN, appendEntries, fixtureEntries, SUPERVISOR } from './tests/support';
 
 export default async function globalSetup() {
   const base = process.env.BASE_URL ?? 'http://127.0.0.1:8377';
@@ -18,9 +18,14 @@ export default async function globalSetup() {
   }
 
   const bin = process.env.APP_BIN ?? '../target/debug/billie-dashboard';
-  execFileSync(bin, ['user', 'add', '--email', SUPERVISOR.email, '--role', 'supervisor', '--replace'], {
-    input: `${SUPERVISOR.password}\n`,
-    stdio: ['pipe', 'inherit', 'inherit'],
-  });
+  for (const [account, role] of [
+    [SUPERVISOR, 'supervisor'],
+    [ADMIN, 'admin'],
+  ] as const) {
+    execFileSync(bin, ['user', 'add', '--email', account.email, '--role', role, '--replace'], {
+      input: `${account.password}\n`,
+      stdio: ['pipe', 'inherit', 'inherit'],
+    });
+  }
   appendEntries(fixtureEntries('conversations.jsonl'));
 }

@@ -2,7 +2,7 @@
 // WCAG 2.1 A/AA, in the state a supervisor actually sees (hydrated, live, data loaded).
 import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type Page } from '@playwright/test';
-import { hydrated, signIn } from './support';
+import { ADMIN, hydrated, signIn, signInAs } from './support';
 
 const CONV = 'cd613e30-d8f1-6adf-91b7-584a2265b1f5';
 
@@ -42,6 +42,17 @@ test('every signed-in page', async ({ page }) => {
       // Expanded panels too.
       for (const summary of await page.locator('details summary').all()) await summary.click();
     }
+    await expectNoSeriousViolations(page, path);
+  }
+});
+
+test('the account and admin pages', async ({ page }) => {
+  await signInAs(page, ADMIN, '/account');
+  for (const path of ['/account', '/admin/users', '/admin/audit']) {
+    await page.goto(path);
+    await hydrated(page);
+    await expect(page.locator('h1')).toBeVisible();
+    await expect(page.getByTestId('live-badge')).toHaveText('Live');
     await expectNoSeriousViolations(page, path);
   }
 });

@@ -1,7 +1,7 @@
 // The walking skeleton: a supervisor signs in, sees a fixture conversation, opens it, and
 // watches a new message arrive live, without a reload. Anonymous callers get nothing.
 import { expect, test } from '@playwright/test';
-import { appendEntries, hydrated, signIn } from './support';
+import { appendEntries, BASE_URL, hydrated, signIn } from './support';
 
 const CONV = 'cd613e30-d8f1-6adf-91b7-584a2265b1f5';
 
@@ -12,7 +12,7 @@ test('anonymous visitors are sent to the login page', async ({ page }) => {
 });
 
 test('anonymous calls to a server function are refused with 401', async ({ request }) => {
-  const res = await request.post('/api/conversations/list', { form: {} });
+  const res = await request.post('/api/conversations/list', { form: {}, headers: { Origin: BASE_URL } });
   expect(res.status()).toBe(401);
 });
 

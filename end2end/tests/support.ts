@@ -5,6 +5,27 @@ import { resolve } from 'node:path';
 import { expect, type Page } from '@playwright/test';
 
 export const SUPERVISOR = { email: 'e2e.supervisor@billie.example', password: 'e2e-password-long-enough' };
+export const ADMIN = { email: 'e2e.admin@billie.example', password: 'e2e-admin-password-long' };
+export const BASE_URL = process.env.BASE_URL ?? 'http://127.0.0.1:8377';
+
+/** Creates (or resets) an account with the CLI, as an operator would. */
+export function addUser(email: string, password: string, role: 'supervisor' | 'admin' = 'supervisor') {
+  const bin = process.env.APP_BIN ?? resolve(__dirname, '../../target/debug/billie-dashboard');
+  execFileSync(bin, ['user', 'add', '--email', email, '--role', role, '--replace'], {
+    input: `${password}\n`,
+    stdio: ['pipe', 'ignore', 'inherit'],
+  });
+}
+
+/** Signs in through the form as `account` (any account). */
+export async function signInAs(page: Page, account: { email: string; password: string }, next = '/conversations') {
+  await page.goto(`/login?next=${encodeURIComponent(next)}`);
+  await page.getByLabel('Email').fill(account.email);
+  await page.getByLabel('Password').fill(account.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(new RegExp(`${next.replace(/[/?]/g, '\\$&')}$`));
+  await hydrated(page);
+}
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const STREAM = process.env.LEDGER_STREAM ?? 'chatLedger';

@@ -6,6 +6,9 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
+mod accounts;
+pub use accounts::*;
+
 /// One conversation as a list card shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConversationSummary {
@@ -113,43 +116,6 @@ pub struct ConversationPage {
     pub items: Vec<ConversationSummary>,
     /// Pass back as `after` for the next page; `None` on the last page.
     pub next: Option<String>,
-}
-
-/// The signed-in user, as the header shows them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Me {
-    pub email: String,
-    pub role: String,
-}
-
-impl Me {
-    /// Up to two letters for the avatar: the initials of the email's name part.
-    pub fn initials(&self) -> String {
-        let local = self.email.split('@').next().unwrap_or_default();
-        local
-            .split(['.', '_', '-', '+'])
-            .filter_map(|part| part.chars().next())
-            .take(2)
-            .flat_map(char::to_uppercase)
-            .collect()
-    }
-
-    /// The name shown beside the avatar: the email's name part, words capitalised.
-    pub fn display_name(&self) -> String {
-        let local = self.email.split('@').next().unwrap_or_default();
-        local
-            .split(['.', '_', '-', '+'])
-            .filter(|w| !w.is_empty())
-            .map(|w| {
-                let mut chars = w.chars();
-                chars
-                    .next()
-                    .map(|c| c.to_uppercase().chain(chars).collect::<String>())
-                    .unwrap_or_default()
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
 }
 
 /// A frame of the live feed (`/ws`), serialised once on the server and sent to every
@@ -290,7 +256,7 @@ pub async fn list_conversations(
     status: Option<String>,
     after: Option<String>,
 ) -> Result<ConversationPage, ServerFnError> {
-    let state = crate::server::auth::require_user().await?;
+    let (state, _) = crate::server::auth::require_user().await?;
     let filter = ConversationFilter::parse(search, status).map_err(ServerFnError::new)?;
     state
         .store
@@ -302,7 +268,7 @@ pub async fn list_conversations(
 /// How many conversations match `search`, per status.
 #[server(endpoint = "conversations/counts")]
 pub async fn count_conversations(search: Option<String>) -> Result<StatusCounts, ServerFnError> {
-    let state = crate::server::auth::require_user().await?;
+    let (state, _) = crate::server::auth::require_user().await?;
     let filter = ConversationFilter::parse(search, None).map_err(ServerFnError::new)?;
     state
         .store
@@ -314,7 +280,8 @@ pub async fn count_conversations(search: Option<String>) -> Result<StatusCounts,
 /// One conversation with its transcript; `None` if no such conversation exists.
 #[server(endpoint = "conversations/get")]
 pub async fn get_conversation(id: String) -> Result<Option<ConversationDetail>, ServerFnError> {
-    let state = crate::server::auth::require_user().await?;
+    let (state, user) = crate::server::auth::require_user().await?;
+    crate::server::audit::viewed(&state, &user, "conversation", &id).await;
     state
         .store
         .get_conversation(&id)
@@ -328,7 +295,7 @@ pub async fn list_customers(
     search: Option<String>,
     after: Option<String>,
 ) -> Result<CustomerPage, ServerFnError> {
-    let state = crate::server::auth::require_user().await?;
+    let (state, _) = crate::server::auth::require_user().await?;
     let filter = ConversationFilter::parse(search, None).map_err(ServerFnError::new)?;
     state
         .store
@@ -340,24 +307,11 @@ pub async fn list_customers(
 /// One customer's profile; `None` if no such customer exists.
 #[server(endpoint = "customers/get")]
 pub async fn get_customer(id: String) -> Result<Option<CustomerProfile>, ServerFnError> {
-    let state = crate::server::auth::require_user().await?;
+    let (state, user) = crate::server::auth::require_user().await?;
+    crate::server::audit::viewed(&state, &user, "customer", &id).await;
     state
         .store
         .customer_profile(&id)
         .await
         .map_err(ServerFnError::new)
-}
-
-/// The signed-in user.
-#[server(endpoint = "whoami")]
-pub async fn whoami() -> Result<Me, ServerFnError> {
-    use axum_login::AuthSession;
-    let session = leptos_axum::extract::<AuthSession<crate::server::auth::Backend>>().await?;
-    let user = session
-        .user
-        .ok_or_else(|| ServerFnError::new("not signed in"))?;
-    Ok(Me {
-        email: user.email,
-        role: user.role.as_str().to_owned(),
-    })
 }

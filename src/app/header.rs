@@ -7,11 +7,31 @@ use leptos_router::hooks::use_location;
 use super::live::{LiveFeed, LiveState};
 use crate::api::whoami;
 
+/// Bumped when the signed-in user's profile changes, so the header shows it at once.
+#[derive(Clone, Copy)]
+pub struct ProfileChanged(pub RwSignal<usize>);
+
+impl ProfileChanged {
+    pub fn provide() {
+        provide_context(Self(RwSignal::new(0)));
+    }
+
+    pub fn notify() {
+        if let Some(Self(version)) = use_context::<Self>() {
+            version.update(|v| *v += 1);
+        }
+    }
+}
+
 #[component]
 pub fn Header() -> impl IntoView {
     let feed = LiveFeed::get();
     Effect::new(move |_| feed.start());
-    let user = Resource::new(|| (), |_| whoami());
+    let changed = use_context::<ProfileChanged>();
+    let user = Resource::new(
+        move || changed.map(|ProfileChanged(v)| v.get()),
+        |_| whoami(),
+    );
     let badge = move || match feed.state.get() {
         LiveState::Connecting => ("badge live-connecting", "Connecting…".to_owned()),
         LiveState::Live => ("badge live-on", "Live".to_owned()),
@@ -40,6 +60,23 @@ pub fn Header() -> impl IntoView {
                 <a href="/customers" aria-current=current("/customers")>
                     "Customers"
                 </a>
+                <Transition fallback=|| ()>
+                    {move || {
+                        user.get()
+                            .and_then(Result::ok)
+                            .filter(|me| me.is_admin())
+                            .map(|_| {
+                                view! {
+                                    <a href="/admin/users" aria-current=current("/admin/users")>
+                                        "Users"
+                                    </a>
+                                    <a href="/admin/audit" aria-current=current("/admin/audit")>
+                                        "Audit log"
+                                    </a>
+                                }
+                            })
+                    }}
+                </Transition>
             </nav>
             <span class=move || badge().0 role="status" data-testid="live-badge">
                 {move || badge().1}
@@ -49,13 +86,28 @@ pub fn Header() -> impl IntoView {
                     user.get()
                         .and_then(Result::ok)
                         .map(|me| {
+                            let avatar = match me.avatar_url.clone() {
+                                Some(url) => {
+                                    view! { <img class="avatar" src=url alt="" /> }.into_any()
+                                }
+                                None => {
+                                    view! {
+                                        <span class="avatar" aria-hidden="true">
+                                            {me.initials()}
+                                        </span>
+                                    }
+                                        .into_any()
+                                }
+                            };
                             view! {
-                                <span class="who" title=format!("{} ({})", me.email, me.role)>
-                                    <span class="avatar" aria-hidden="true">
-                                        {me.initials()}
-                                    </span>
+                                <a
+                                    class="who"
+                                    href="/account"
+                                    title=format!("{} ({}): your account", me.email, me.role)
+                                >
+                                    {avatar}
                                     <span data-testid="who">{me.display_name()}</span>
-                                </span>
+                                </a>
                             }
                         })
                 }}

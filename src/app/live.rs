@@ -41,6 +41,9 @@ pub struct LiveFeed {
     pub state: RwSignal<LiveState>,
     log: RwSignal<FeedLog>,
     started: StoredValue<bool>,
+    /// The page itself is ending the session (a password change) and goes to the login
+    /// page on its own: the feed's "session ended" close is expected, not news.
+    expected_sign_out: StoredValue<bool>,
 }
 
 impl LiveFeed {
@@ -49,6 +52,7 @@ impl LiveFeed {
             state: RwSignal::new(LiveState::Connecting),
             log: RwSignal::new(FeedLog::default()),
             started: StoredValue::new(false),
+            expected_sign_out: StoredValue::new(false),
         };
         provide_context(feed);
         feed
@@ -56,6 +60,11 @@ impl LiveFeed {
 
     pub fn get() -> Self {
         use_context::<Self>().unwrap_or_else(Self::provide)
+    }
+
+    /// Says whether the page is about to end its own session (see `expected_sign_out`).
+    pub fn expect_sign_out(&self, expected: bool) {
+        self.expected_sign_out.set_value(expected);
     }
 
     /// Where the feed is now; take it just before fetching data a view will follow.
@@ -132,11 +141,14 @@ mod browser {
     use std::time::Duration;
 
     use futures::StreamExt;
-    use gloo_net::websocket::{Message, futures::WebSocket};
-    use leptos::prelude::{GetUntracked, Set};
+    use gloo_net::websocket::{Message, WebSocketError, futures::WebSocket};
+    use leptos::prelude::{GetUntracked, GetValue, Set};
 
     use super::{LiveFeed, LiveState};
     use crate::api::FeedFrame;
+
+    /// Close code of a socket whose session has ended (`server::feed::SIGNED_OUT`).
+    const SIGNED_OUT: u16 = 4001;
 
     fn url() -> Option<String> {
         let location = web_sys::window()?.location();
@@ -180,7 +192,20 @@ mod browser {
         loop {
             if let Ok(socket) = WebSocket::open(&url) {
                 let (_write, mut read) = socket.split();
-                while let Some(Ok(message)) = read.next().await {
+                while let Some(message) = read.next().await {
+                    let message = match message {
+                        Ok(message) => message,
+                        Err(WebSocketError::ConnectionClose(close)) if close.code == SIGNED_OUT => {
+                            // The account was disabled or its password changed.
+                            if !feed.expected_sign_out.get_value()
+                                && let Some(window) = web_sys::window()
+                            {
+                                let _ = window.location().set_href("/login?ended=1");
+                            }
+                            return;
+                        }
+                        Err(_) => break,
+                    };
                     let Message::Text(text) = message else {
                         continue;
                     };

@@ -10,9 +10,21 @@ pub fn LoginPage() -> impl IntoView {
     let next = move || query.with(|q| q.get("next").unwrap_or_default());
     let error = move || {
         query.with(|q| match q.get("error").as_deref() {
-            Some("invalid") => Some("That email and password do not match an account."),
-            Some(_) => Some("Signing in is not possible right now. Try again shortly."),
+            Some("invalid") => Some("That email and password do not match an account.".to_owned()),
+            Some("throttled") => Some(format!(
+                "Too many failed sign-ins. Try again in {}.",
+                q.get("wait").unwrap_or_else(|| "a few minutes".to_owned())
+            )),
+            Some(_) => Some("Signing in is not possible right now. Try again shortly.".to_owned()),
             None => None,
+        })
+    };
+    let notice = move || {
+        query.with(|q| match q.get("changed").as_deref() {
+            Some("password") => Some("Your password is changed. Sign in with the new one."),
+            _ => q
+                .get("ended")
+                .map(|_| "Your session has ended. Sign in again."),
         })
     };
     view! {
@@ -21,6 +33,7 @@ pub fn LoginPage() -> impl IntoView {
                 <h1>"Billie supervisor"</h1>
                 <p class="muted">"Sign in to watch conversations live."</p>
                 {move || error().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+                {move || notice().map(|n| view! { <p class="notice" role="status">{n}</p> })}
                 <label for="email">"Email"</label>
                 <input id="email" name="email" type="email" autocomplete="username" required />
                 <label for="password">"Password"</label>

@@ -4,6 +4,8 @@
 //! server, so it reads without JavaScript; hydration adds the live feed, infinite scroll
 //! and the keyboard.
 
+mod account;
+mod admin;
 mod clock;
 mod conversation;
 mod conversations;
@@ -58,6 +60,7 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     live::LiveFeed::provide();
     clock::Clock::provide();
+    header::ProfileChanged::provide();
     keys::install();
     view! {
         <Stylesheet id="leptos" href="/pkg/billie-dashboard.css" />
@@ -77,6 +80,9 @@ pub fn App() -> impl IntoView {
                 />
                 <Route path=path!("/customers") view=CustomersPage ssr=SsrMode::InOrder />
                 <Route path=path!("/customers/:id") view=CustomerPage ssr=SsrMode::InOrder />
+                <Route path=path!("/account") view=account::AccountPage ssr=SsrMode::InOrder />
+                <Route path=path!("/admin/users") view=admin::UsersPage ssr=SsrMode::InOrder />
+                <Route path=path!("/admin/audit") view=admin::AuditPage ssr=SsrMode::InOrder />
             </Routes>
         </Router>
     }

@@ -40,6 +40,9 @@ async fn add(args: AddArgs) -> Result<(), UserError> {
     let role = Role::parse(&args.role)?;
     let password = read_password()?;
     check_password(&password)?;
+    if args.settings.production && password == crate::server::config::DEMO_PASSWORD {
+        return Err(UserError::DemoPassword);
+    }
     let password_hash = password::hash(password)
         .await
         .map_err(|e| UserError::Hash(e.to_string()))?;

@@ -38,7 +38,15 @@ pub struct Settings {
     /// Newest versions kept per noticeboard entry (EVENTS.md §6).
     #[arg(long, env = "NOTICEBOARD_VERSIONS", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
     pub noticeboard_versions: u32,
+
+    /// A production deployment: the demo password is refused everywhere, and cookies
+    /// must be `Secure`.
+    #[arg(long, env = "PRODUCTION", default_value_t = false, action = clap::ArgAction::Set)]
+    pub production: bool,
 }
+
+/// The password `scripts/run` gives its demo supervisor; refused in production.
+pub const DEMO_PASSWORD: &str = "watch-the-chats-live";
 
 impl Settings {
     pub fn limits(&self) -> Limits {
@@ -87,9 +95,38 @@ pub struct ServeSettings {
     #[arg(long, env = "SESSION_SECRET", hide_env_values = true)]
     pub session_secret: Option<String>,
 
-    /// Mark the session cookie `Secure` (set when served over HTTPS).
-    #[arg(long, env = "SECURE_COOKIES", default_value_t = false, action = clap::ArgAction::Set)]
+    /// Mark the session cookie `Secure`, so browsers send it over HTTPS only. Turn it off
+    /// only for plain-HTTP development on localhost (refused in production).
+    #[arg(long, env = "SECURE_COOKIES", default_value_t = true, action = clap::ArgAction::Set)]
     pub secure_cookies: bool,
+
+    /// A session ends after this many minutes without a request.
+    #[arg(long, env = "SESSION_IDLE_MINUTES", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    pub session_idle_minutes: u32,
+
+    /// A session ends this many hours after sign-in, however active.
+    #[arg(long, env = "SESSION_MAX_HOURS", default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..))]
+    pub session_max_hours: u32,
+
+    /// Failed sign-ins of one account, within the window, after which it must wait.
+    #[arg(long, env = "LOGIN_MAX_FAILURES", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub login_max_failures: u32,
+
+    /// Failed sign-ins from one address, within the window, after which it must wait
+    /// (higher than per account: an office shares one address).
+    #[arg(long, env = "LOGIN_MAX_FAILURES_PER_ADDRESS", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub login_max_failures_per_address: u32,
+
+    /// Minutes failed sign-ins are counted for.
+    #[arg(long, env = "LOGIN_FAILURE_WINDOW_MINUTES", default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..))]
+    pub login_failure_window_minutes: u32,
+
+    /// With ADMIN_PASSWORD: the first admin, created at start if no active admin exists.
+    #[arg(long, env = "ADMIN_EMAIL")]
+    pub admin_email: Option<String>,
+
+    #[arg(long, env = "ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
 }
 
 impl ServeSettings {
@@ -116,4 +153,8 @@ pub enum ConfigError {
     BadRedisUrl(String),
     #[error("Leptos settings: {0}")]
     Leptos(String),
+    #[error("PRODUCTION is on: {0}")]
+    Production(&'static str),
+    #[error("ADMIN_EMAIL and ADMIN_PASSWORD go together")]
+    HalfAdmin,
 }

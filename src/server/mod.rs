@@ -3,6 +3,8 @@
 //! never sees this module; the UI reaches it through the `#[server]` functions in
 //! [`crate::api`].
 
+pub mod account;
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod feed;

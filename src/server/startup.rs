@@ -19,7 +19,8 @@ use tokio::sync::watch;
 use tower_sessions::{Expiry, SessionManagerLayer, cookie::Key, cookie::SameSite};
 
 use crate::app::{App, shell};
-use crate::server::auth::{self, Backend};
+use crate::server::account;
+use crate::server::auth::{self, AuthSettings, Backend, throttle::Throttle};
 use crate::server::config::{ConfigError, ServeSettings};
 use crate::server::feed::{self, Hub, Publisher};
 use crate::server::ingest::{self, Consumer, ConsumerConfig, IngestError};
@@ -39,6 +40,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Turns true when the process is asked to stop.
     pub shutdown: watch::Receiver<bool>,
+    pub auth: Arc<AuthSettings>,
 }
 
 /// The stream and group this deployment consumes.
@@ -65,6 +67,8 @@ pub enum ServeError {
     },
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
+    #[error("first admin (ADMIN_EMAIL): {0}")]
+    Admin(String),
 }
 
 /// Connects to Redis from `url`, explaining a malformed URL.
@@ -85,11 +89,10 @@ pub async fn serve(settings: ServeSettings) -> Result<(), ServeError> {
     let metrics = Arc::new(Metrics::default());
     let redis_conn = redis::aio::ConnectionManager::new(redis.clone()).await?;
 
-    let hub = Hub::new();
-    tokio::spawn(
-        hub.clone()
-            .relay(redis.clone(), settings.common.changes_channel()),
-    );
+    let hub = Hub::new(settings.common.changes_channel());
+    tokio::spawn(hub.clone().relay(redis.clone()));
+    check_production(&settings)?;
+    bootstrap_admin(&store, &settings).await?;
 
     let ingest_task = if settings.enable_event_processing {
         let publisher = Publisher::new(redis_conn.clone(), settings.common.changes_channel());
@@ -135,6 +138,17 @@ pub async fn serve(settings: ServeSettings) -> Result<(), ServeError> {
         },
         metrics,
         shutdown: shutdown_rx,
+        auth: Arc::new(AuthSettings {
+            production: settings.common.production,
+            max_session: Duration::from_secs(u64::from(settings.session_max_hours) * 3600),
+            throttle: Throttle::new(
+                &settings.common.ledger_stream,
+                settings.login_max_failures,
+                settings.login_max_failures_per_address,
+                Duration::from_secs(u64::from(settings.login_failure_window_minutes) * 60),
+            ),
+            sessions: MongoSessionStore::new(&store),
+        }),
     };
     let app = router(state, &settings)?;
 
@@ -144,12 +158,15 @@ pub async fn serve(settings: ServeSettings) -> Result<(), ServeError> {
     tracing::info!("serving on http://{addr}");
     // On SIGTERM / Ctrl-C: stop accepting, close WebSockets (they would keep the server
     // open forever), and let ingest finish and acknowledge its batch.
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            let _ = shutdown_tx.send(true);
-        })
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        let _ = shutdown_tx.send(true);
+    })
+    .await?;
 
     if let Some(task) = ingest_task {
         // The batch in hand is finished and acknowledged, unless Redis or the store is
@@ -180,7 +197,9 @@ fn router(state: AppState, settings: &ServeSettings) -> Result<Router, ServeErro
         .with_secure(settings.secure_cookies)
         .with_same_site(SameSite::Lax)
         .with_http_only(true)
-        .with_expiry(Expiry::OnInactivity(time::Duration::hours(8)))
+        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(i64::from(
+            settings.session_idle_minutes,
+        ))))
         .with_signed(key);
     let auth_layer =
         AuthManagerLayerBuilder::new(Backend::new(state.store.clone()), sessions).build();
@@ -194,6 +213,8 @@ fn router(state: AppState, settings: &ServeSettings) -> Result<Router, ServeErro
         .route("/login", post(auth::login))
         .route("/logout", post(auth::logout))
         .route("/ws", get(feed::websocket))
+        .route("/account/avatar", post(account::upload_avatar))
+        .route("/avatars/{id}", get(account::avatar))
         .leptos_routes_with_context(
             &state,
             routes,
@@ -204,10 +225,63 @@ fn router(state: AppState, settings: &ServeSettings) -> Result<Router, ServeErro
             move || shell(options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .layer(middleware::from_fn(auth::guard))
+        .layer(middleware::from_fn_with_state(state.clone(), auth::guard))
         .layer(auth_layer)
+        .layer(middleware::from_fn(auth::origin::same_site_only))
         .with_state(state);
     Ok(app)
+}
+
+/// Refuses settings a production deployment must not run with.
+fn check_production(settings: &ServeSettings) -> Result<(), ConfigError> {
+    if !settings.common.production {
+        return Ok(());
+    }
+    if !settings.secure_cookies {
+        return Err(ConfigError::Production("SECURE_COOKIES cannot be off"));
+    }
+    if settings.session_secret.is_none() {
+        return Err(ConfigError::Production("SESSION_SECRET must be set"));
+    }
+    if settings.admin_password.as_deref() == Some(crate::server::config::DEMO_PASSWORD) {
+        return Err(ConfigError::Production(
+            "ADMIN_PASSWORD cannot be the demo password",
+        ));
+    }
+    Ok(())
+}
+
+/// Creates the first admin from ADMIN_EMAIL and ADMIN_PASSWORD when no active admin
+/// exists; an existing account is left alone.
+async fn bootstrap_admin(store: &Store, settings: &ServeSettings) -> Result<(), ServeError> {
+    use crate::server::store::{NewUser, Role, check_password, normalise_email};
+    let (email, password) = match (&settings.admin_email, &settings.admin_password) {
+        (Some(email), Some(password)) => (email, password),
+        (None, None) => return Ok(()),
+        _ => return Err(ConfigError::HalfAdmin.into()),
+    };
+    if store.has_admin().await.map_err(StartError::from)? {
+        return Ok(());
+    }
+    let bad = |e: crate::server::store::UserError| ServeError::Admin(e.to_string());
+    let email = normalise_email(email).map_err(bad)?;
+    check_password(password).map_err(bad)?;
+    let password_hash = auth::password::hash(password.clone())
+        .await
+        .map_err(|e| ServeError::Admin(e.to_string()))?;
+    let user = store
+        .add_user(
+            NewUser {
+                email,
+                role: Role::Admin,
+                password_hash,
+            },
+            false,
+        )
+        .await
+        .map_err(bad)?;
+    tracing::info!(email = %user.email, "first admin created from ADMIN_EMAIL");
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -5,6 +5,7 @@
 //! command (`scripts/test`) starts both on free ports. Every test uses its own stream
 //! names and database, so they run in parallel against the same servers.
 
+mod accounts;
 mod browse;
 mod helpers;
 mod ingest;

@@ -6,6 +6,10 @@
 //! A notice is serialised once, by the publisher, and forwarded as the same shared,
 //! reference-counted text to every socket. Browsers repair any gap by refetching: a new connection starts with
 //! `hello`, and a socket that falls behind gets `resync` instead of stalling the others.
+//!
+//! A second channel carries session ends: when an account is disabled or its password
+//! changes, every web process closes that user's sockets at once (close code
+//! [`SIGNED_OUT`]; the browser then goes to the login page).
 
 use std::time::Duration;
 
@@ -51,22 +55,32 @@ impl Publisher {
     }
 }
 
+/// Close code telling a browser its session has ended: sign in again.
+pub const SIGNED_OUT: u16 = 4001;
+
 /// The process-wide fan-out of feed frames to this process's WebSockets.
 #[derive(Clone)]
 pub struct Hub {
     frames: broadcast::Sender<Utf8Bytes>,
-}
-
-impl Default for Hub {
-    fn default() -> Self {
-        Self::new()
-    }
+    /// Ids of users whose sessions were ended.
+    kicks: broadcast::Sender<String>,
+    channel: String,
 }
 
 impl Hub {
-    pub fn new() -> Self {
+    /// A hub relaying change notices from `channel`.
+    pub fn new(channel: String) -> Self {
         let (frames, _) = broadcast::channel(1024);
-        Self { frames }
+        let (kicks, _) = broadcast::channel(64);
+        Self {
+            frames,
+            kicks,
+            channel,
+        }
+    }
+
+    fn sessions_channel(&self) -> String {
+        format!("{}:sessions", self.channel)
     }
 
     fn send(&self, text: Utf8Bytes) {
@@ -77,18 +91,24 @@ impl Hub {
     /// Keeps a subscription to `channel` open for the life of the process, reconnecting
     /// with back-off. After any break every browser is told to resync, since notices
     /// published meanwhile are gone.
-    pub async fn relay(self, client: redis::Client, channel: String) {
+    pub async fn relay(self, client: redis::Client) {
+        let channel = self.channel.clone();
+        let sessions = self.sessions_channel();
         let mut backoff = Duration::from_millis(200);
         loop {
             match client.get_async_pubsub().await {
-                Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
+                Ok(mut pubsub) => match pubsub.subscribe(&[&channel, &sessions]).await {
                     Ok(()) => {
                         tracing::info!(%channel, "live feed subscribed");
                         backoff = Duration::from_millis(200);
                         self.send(RESYNC);
                         let mut messages = pubsub.on_message();
                         while let Some(msg) = messages.next().await {
+                            let ended = msg.get_channel_name() == sessions;
                             match msg.get_payload::<String>() {
+                                Ok(user) if ended => {
+                                    let _ = self.kicks.send(user);
+                                }
                                 Ok(text) => self.send(text.into()),
                                 Err(e) => tracing::warn!(error = %e, "unreadable notice"),
                             }
@@ -109,17 +129,34 @@ impl Hub {
 const HELLO: Utf8Bytes = Utf8Bytes::from_static(r#"{"type":"hello"}"#);
 const RESYNC: Utf8Bytes = Utf8Bytes::from_static(r#"{"type":"resync"}"#);
 
+/// Tells every web process to close `user_id`'s live feeds now.
+pub async fn kick(state: &AppState, user_id: &str) {
+    let mut redis = state.redis.clone();
+    let sent: Result<i64, _> = redis.publish(state.hub.sessions_channel(), user_id).await;
+    if let Err(e) = sent {
+        tracing::error!(error = %e, "live feeds of an ended session not closed");
+    }
+}
+
 /// `GET /ws`: the live feed of one browser. The auth guard has already refused anonymous
-/// callers.
-pub async fn websocket(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+/// callers (and the origin check cross-site ones).
+pub async fn websocket(
+    State(state): State<AppState>,
+    session: crate::server::auth::Session,
+    upgrade: WebSocketUpgrade,
+) -> Response {
     let frames = state.hub.frames.subscribe();
+    let kicks = state.hub.kicks.subscribe();
     let shutdown = state.shutdown.clone();
-    upgrade.on_upgrade(move |socket| serve_socket(socket, frames, shutdown))
+    let user = session.user.map(|u| u.id).unwrap_or_default();
+    upgrade.on_upgrade(move |socket| serve_socket(socket, user, frames, kicks, shutdown))
 }
 
 async fn serve_socket(
     mut socket: WebSocket,
+    user: String,
     mut frames: broadcast::Receiver<Utf8Bytes>,
+    mut kicks: broadcast::Receiver<String>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     if send_text(&mut socket, HELLO).await.is_err() {
@@ -134,6 +171,20 @@ async fn serve_socket(
                     Err(broadcast::error::RecvError::Closed) => break,
                 };
                 if send_text(&mut socket, text).await.is_err() {
+                    break;
+                }
+            }
+            kicked = kicks.recv() => {
+                // Missed kicks might have been this user's: the browser reconnects, and
+                // the guard looks at its session again.
+                if matches!(&kicked, Ok(id) if *id == user)
+                    || matches!(kicked, Err(broadcast::error::RecvError::Lagged(_)))
+                {
+                    let close = CloseFrame {
+                        code: SIGNED_OUT,
+                        reason: Utf8Bytes::from_static("session ended"),
+                    };
+                    let _ = socket.send(WsMessage::Close(Some(close))).await;
                     break;
                 }
             }

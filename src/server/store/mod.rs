@@ -2,11 +2,13 @@
 //! [`Store::apply`]; the web side only reads them. Users and sessions live beside them so
 //! every web process shares one view of who is signed in.
 
+mod audit;
 mod customers;
 mod listing;
 mod sessions;
 mod users;
 
+pub use audit::AuditEntry;
 pub use sessions::MongoSessionStore;
 pub use users::{NewUser, Role, UserDoc, UserError, check_password, normalise_email};
 
@@ -137,6 +139,14 @@ impl Store {
                             .unique(true)
                             .build(),
                     )
+                    .build(),
+            )
+            .await?;
+        self.sessions()
+            .create_index(
+                IndexModel::builder()
+                    .keys(doc! { "user_id": 1 })
+                    .options(IndexOptions::builder().name("by_user".to_owned()).build())
                     .build(),
             )
             .await?;

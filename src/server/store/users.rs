@@ -1,6 +1,9 @@
 //! Dashboard accounts. Passwords arrive here already hashed (see `auth::password`).
+//! Avatars live in their own collection, so loading the signed-in user on every request
+//! stays small.
 
-use mongodb::bson::{self, doc, oid::ObjectId};
+use mongodb::bson::{self, Binary, Document, doc, oid::ObjectId, spec::BinarySubtype};
+use mongodb::options::ReturnDocument;
 use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreError};
@@ -40,6 +43,30 @@ pub struct UserDoc {
     pub role: Role,
     pub password_hash: String,
     pub created_at: bson::DateTime,
+    /// A disabled account cannot sign in, and its sessions are ended.
+    #[serde(default)]
+    pub disabled: bool,
+    #[serde(default)]
+    pub first_name: Option<String>,
+    #[serde(default)]
+    pub last_name: Option<String>,
+    /// Grows with every new avatar (0: none), so its URL changes and caches refresh.
+    #[serde(default)]
+    pub avatar_version: i64,
+}
+
+impl UserDoc {
+    /// First and last name, if the user gave any.
+    pub fn full_name(&self) -> Option<String> {
+        let name = [&self.first_name, &self.last_name]
+            .into_iter()
+            .flatten()
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        (!name.is_empty()).then_some(name)
+    }
 }
 
 /// An account to create: the email is normalised, the password already hashed.
@@ -66,6 +93,14 @@ pub enum UserError {
     Hash(String),
     #[error("cannot read the password from stdin: {0}")]
     Stdin(std::io::Error),
+    #[error("no such user")]
+    NotFound,
+    #[error("the last active admin cannot be disabled or lose the admin role")]
+    LastAdmin,
+    #[error("a name can be at most 100 characters long")]
+    NameTooLong,
+    #[error("the demo password cannot be used in production")]
+    DemoPassword,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -128,6 +163,10 @@ impl Store {
             role: new.role,
             password_hash: new.password_hash,
             created_at: bson::DateTime::now(),
+            disabled: false,
+            first_name: None,
+            last_name: None,
+            avatar_version: 0,
         };
         users.insert_one(&user).await.map_err(StoreError::from)?;
         Ok(user)
@@ -142,6 +181,132 @@ impl Store {
             return Ok(None);
         };
         Ok(self.users().find_one(doc! { "_id": id }).await?)
+    }
+
+    /// Every account, by email.
+    pub async fn list_users(&self) -> Result<Vec<UserDoc>, StoreError> {
+        let mut cursor = self.users().find(doc! {}).sort(doc! { "email": 1 }).await?;
+        let mut users = Vec::new();
+        while cursor.advance().await? {
+            users.push(cursor.deserialize_current()?);
+        }
+        Ok(users)
+    }
+
+    /// Whether an active admin account exists.
+    pub async fn has_admin(&self) -> Result<bool, StoreError> {
+        Ok(self
+            .users()
+            .find_one(doc! { "role": "admin", "disabled": { "$ne": true } })
+            .await?
+            .is_some())
+    }
+
+    /// Changes an account, refusing to leave no active admin; returns it as it now is.
+    async fn update_user(&self, id: &str, set: Document) -> Result<UserDoc, UserError> {
+        let oid = ObjectId::parse_str(id).map_err(|_| UserError::NotFound)?;
+        let takes_admin_away =
+            set.get_bool("disabled") == Ok(true) || set.get_str("role").is_ok_and(|r| r != "admin");
+        if takes_admin_away {
+            let others = self
+                .users()
+                .find_one(doc! {
+                    "_id": { "$ne": oid },
+                    "role": "admin",
+                    "disabled": { "$ne": true },
+                })
+                .await
+                .map_err(StoreError::from)?;
+            let this = self.user_by_id(id).await?.ok_or(UserError::NotFound)?;
+            if others.is_none() && this.role == Role::Admin && !this.disabled {
+                return Err(UserError::LastAdmin);
+            }
+        }
+        self.users()
+            .find_one_and_update(doc! { "_id": oid }, doc! { "$set": set })
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(StoreError::from)?
+            .ok_or(UserError::NotFound)
+    }
+
+    pub async fn set_user_disabled(&self, id: &str, disabled: bool) -> Result<UserDoc, UserError> {
+        self.update_user(id, doc! { "disabled": disabled }).await
+    }
+
+    pub async fn set_user_role(&self, id: &str, role: Role) -> Result<UserDoc, UserError> {
+        self.update_user(id, doc! { "role": role.as_str() }).await
+    }
+
+    pub async fn set_user_password(&self, id: &str, hash: &str) -> Result<UserDoc, UserError> {
+        self.update_user(id, doc! { "password_hash": hash }).await
+    }
+
+    pub async fn set_user_names(
+        &self,
+        id: &str,
+        first_name: &str,
+        last_name: &str,
+    ) -> Result<UserDoc, UserError> {
+        let clean = |s: &str| -> Result<bson::Bson, UserError> {
+            let s = s.trim();
+            if s.chars().count() > 100 {
+                return Err(UserError::NameTooLong);
+            }
+            Ok(if s.is_empty() {
+                bson::Bson::Null
+            } else {
+                bson::Bson::String(s.to_owned())
+            })
+        };
+        self.update_user(
+            id,
+            doc! { "first_name": clean(first_name)?, "last_name": clean(last_name)? },
+        )
+        .await
+    }
+
+    /// Stores a (validated) avatar image for the user.
+    pub async fn set_avatar(
+        &self,
+        id: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<(), UserError> {
+        let oid = ObjectId::parse_str(id).map_err(|_| UserError::NotFound)?;
+        self.avatars()
+            .update_one(
+                doc! { "_id": id },
+                doc! { "$set": {
+                    "content_type": content_type,
+                    "data": Binary { subtype: BinarySubtype::Generic, bytes },
+                } },
+            )
+            .upsert(true)
+            .await
+            .map_err(StoreError::from)?;
+        self.users()
+            .update_one(
+                doc! { "_id": oid },
+                doc! { "$inc": { "avatar_version": 1_i64 } },
+            )
+            .await
+            .map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    /// The user's avatar: its content type and bytes.
+    pub async fn avatar(&self, id: &str) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+        let Some(doc) = self.avatars().find_one(doc! { "_id": id }).await? else {
+            return Ok(None);
+        };
+        let content_type = doc.get_str("content_type").unwrap_or_default().to_owned();
+        let bytes = doc.get_binary_generic("data").cloned().unwrap_or_default();
+        Ok(Some((content_type, bytes)))
+    }
+
+    fn avatars(&self) -> mongodb::Collection<Document> {
+        self.db.collection("avatars")
     }
 }
 
