@@ -10,10 +10,16 @@ export const BASE_URL = process.env.BASE_URL ?? 'http://127.0.0.1:8377';
 
 /** Creates (or resets) an account with the CLI, as an operator would. */
 export function addUser(email: string, password: string, role: 'supervisor' | 'admin' = 'supervisor') {
+  addUserIn(process.env.DATABASE_URI ?? '', email, password, role);
+}
+
+/** As `addUser`, in the database `databaseUri`. */
+export function addUserIn(databaseUri: string, email: string, password: string, role: 'supervisor' | 'admin' = 'supervisor') {
   const bin = process.env.APP_BIN ?? resolve(__dirname, '../../target/debug/billie-dashboard');
   execFileSync(bin, ['user', 'add', '--email', email, '--role', role, '--replace'], {
     input: `${password}\n`,
     stdio: ['pipe', 'ignore', 'inherit'],
+    env: { ...process.env, DATABASE_URI: databaseUri },
   });
 }
 
@@ -41,9 +47,9 @@ export function fixtureEntries(name: string): Fields[] {
 }
 
 /** XADDs each entry to the ledger, as the chat platform does. */
-export function appendEntries(entries: Fields[]) {
+export function appendEntries(entries: Fields[], stream = STREAM) {
   for (const fields of entries) {
-    const args = ['-u', REDIS_URL, 'XADD', STREAM, '*'];
+    const args = ['-u', REDIS_URL, 'XADD', stream, '*'];
     for (const [k, v] of Object.entries(fields)) args.push(k, v);
     execFileSync('redis-cli', args, { stdio: ['ignore', 'ignore', 'inherit'] });
   }

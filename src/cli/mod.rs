@@ -24,6 +24,9 @@ enum Command {
     /// Serve the dashboard and, unless ENABLE_EVENT_PROCESSING=false, consume the ledger
     /// (the default command).
     Serve(ServeSettings),
+    /// Consume the ledger only, serving nothing (ingest processes of a scaled-out
+    /// deployment; web processes then run with ENABLE_EVENT_PROCESSING=false).
+    Ingest(ServeSettings),
     /// Manage dashboard accounts.
     User {
         #[command(subcommand)]
@@ -61,6 +64,9 @@ pub fn main() -> ExitCode {
             Some(Command::Serve(settings)) => {
                 startup::serve(settings).await.map_err(|e| e.to_string())
             }
+            Some(Command::Ingest(settings)) => startup::ingest_only(settings)
+                .await
+                .map_err(|e| e.to_string()),
             Some(Command::User { command }) => user::run(command).await,
             Some(Command::Simulate(args)) => simulate::run(args).await,
             Some(Command::Replay(args)) => ledger::replay(args).await,

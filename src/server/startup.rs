@@ -95,33 +95,17 @@ pub async fn serve(settings: ServeSettings) -> Result<(), ServeError> {
     bootstrap_admin(&store, &settings).await?;
 
     let ingest_task = if settings.enable_event_processing {
-        let publisher = Publisher::new(redis_conn.clone(), settings.common.changes_channel());
-        let consumer = Consumer::connect(
-            &redis,
-            store.clone(),
-            publisher,
-            metrics.clone(),
-            ConsumerConfig {
-                batch: settings.ingest_batch.max(1),
-                claim_idle: Duration::from_secs(settings.claim_idle_secs.max(1)),
-                limits: settings.common.limits(),
-                ..ConsumerConfig::new(
-                    &settings.common.ledger_stream,
-                    &settings.common.ledger_group,
-                    &settings.consumer_name(),
-                    &settings.common.dead_stream,
-                )
-            },
+        Some(
+            start_ingest(
+                &settings,
+                &store,
+                &redis,
+                redis_conn.clone(),
+                metrics.clone(),
+                shutdown_rx.clone(),
+            )
+            .await?,
         )
-        .await?;
-        tokio::spawn(status::run(
-            store.clone(),
-            Publisher::new(redis_conn.clone(), settings.common.changes_channel()),
-            StatusRules::default(),
-            Duration::from_secs(settings.status_tick_secs.max(1)),
-            shutdown_rx.clone(),
-        ));
-        Some(tokio::spawn(ingest::run(consumer, shutdown_rx.clone())))
     } else {
         tracing::info!("event processing disabled: serving only");
         None
@@ -179,6 +163,72 @@ pub async fn serve(settings: ServeSettings) -> Result<(), ServeError> {
                 "ingest did not stop within 10 s; its unacknowledged entries stay pending"
             );
         }
+    }
+    Ok(())
+}
+
+/// Starts the ledger consumer and the status task; the consumer's task ends once
+/// `shutdown` turns true and its batch in hand is acknowledged.
+async fn start_ingest(
+    settings: &ServeSettings,
+    store: &Store,
+    redis: &redis::Client,
+    redis_conn: redis::aio::ConnectionManager,
+    metrics: Arc<Metrics>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<tokio::task::JoinHandle<()>, ServeError> {
+    let publisher = Publisher::new(redis_conn.clone(), settings.common.changes_channel());
+    let consumer = Consumer::connect(
+        redis,
+        store.clone(),
+        publisher.clone(),
+        metrics,
+        ConsumerConfig {
+            batch: settings.ingest_batch.max(1),
+            claim_idle: Duration::from_secs(settings.claim_idle_secs.max(1)),
+            limits: settings.common.limits(),
+            ..ConsumerConfig::new(
+                &settings.common.ledger_stream,
+                &settings.common.ledger_group,
+                &settings.consumer_name(),
+                &settings.common.dead_stream,
+            )
+        },
+    )
+    .await?;
+    tokio::spawn(status::run(
+        store.clone(),
+        publisher,
+        StatusRules::default(),
+        Duration::from_secs(settings.status_tick_secs.max(1)),
+        shutdown.clone(),
+    ));
+    Ok(tokio::spawn(ingest::run(consumer, shutdown)))
+}
+
+/// `billie-dashboard ingest`: consumes the ledger without serving anything, for
+/// deployments that scale ingest and web separately.
+pub async fn ingest_only(settings: ServeSettings) -> Result<(), ServeError> {
+    let store = Store::connect(&settings.common.database_uri).await?;
+    let redis = redis_client(&settings.common.redis_url)?;
+    let redis_conn = redis::aio::ConnectionManager::new(redis.clone()).await?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let task = start_ingest(
+        &settings,
+        &store,
+        &redis,
+        redis_conn,
+        Arc::new(Metrics::default()),
+        shutdown_rx,
+    )
+    .await?;
+    shutdown_signal().await;
+    let _ = shutdown_tx.send(true);
+    if tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .is_err()
+    {
+        tracing::warn!("ingest did not stop within 10 s; its unacknowledged entries stay pending");
     }
     Ok(())
 }

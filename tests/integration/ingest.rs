@@ -217,34 +217,42 @@ async fn a_restarted_consumer_first_finishes_what_it_had_read() {
 }
 
 #[tokio::test]
-async fn a_change_notice_follows_each_stored_effect() {
+async fn a_change_notice_follows_each_stored_batch() {
     let env = TestEnv::new().await;
     let mut pubsub = env.redis.get_async_pubsub().await.unwrap();
     pubsub.subscribe(&env.channel).await.unwrap();
     let entries = fixture_fields("conversations.jsonl");
+    // Three events of one conversation in one batch: one notice, its state after all three.
     env.append(&entries[..3]).await;
     let mut consumer = env.consumer("c1").await;
     assert!(matches!(
         consumer.try_execute_task().await.unwrap(),
         Outcome::Processed(_)
     ));
+    // Then a single message: its notice carries it, one version on.
+    env.append(&entries[3..4]).await;
+    assert!(matches!(
+        consumer.try_execute_task().await.unwrap(),
+        Outcome::Processed(_)
+    ));
 
     let mut messages = pubsub.on_message();
-    let mut versions = Vec::new();
-    for _ in 0..3 {
+    let mut frames = Vec::new();
+    for _ in 0..2 {
         let text: String = messages.next().await.unwrap().get_payload().unwrap();
         match serde_json::from_str::<FeedFrame>(&text).unwrap() {
             FeedFrame::Change {
                 conversation,
                 message,
-            } => {
-                versions.push(conversation.version);
-                assert_eq!(message.is_some(), conversation.message_count > 0);
-            }
+            } => frames.push((
+                conversation.version,
+                conversation.message_count,
+                message.is_some(),
+            )),
             other => panic!("unexpected frame {other:?}"),
         }
     }
-    assert_eq!(versions, [1, 2, 3]);
+    assert_eq!(frames, [(3, 2, false), (4, 3, true)]);
 }
 
 #[tokio::test]
@@ -312,17 +320,25 @@ async fn an_entry_the_store_keeps_refusing_is_retried_then_dead_lettered() {
     .await;
     let mut consumer = env.consumer("c1").await;
 
-    // Five deliveries fail and leave the entry pending; nothing behind it is lost.
+    // Five deliveries fail and leave the entry pending; the rest of its batch is stored
+    // and acknowledged meanwhile.
     for attempt in 1..=5 {
         assert!(
             consumer.try_execute_task().await.is_err(),
             "attempt {attempt}"
         );
-        assert_eq!(env.pending().await, 2, "after attempt {attempt}");
+        assert_eq!(env.pending().await, 1, "after attempt {attempt}");
     }
+    let healthy = env
+        .store
+        .get_conversation("healthy")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(healthy.messages.len(), 1);
     let report = env.drain(&mut consumer).await;
 
-    assert_eq!((report.dead_lettered, report.applied), (1, 1));
+    assert_eq!((report.dead_lettered, report.applied), (1, 0));
     assert_eq!(env.pending().await, 0);
     let mut conn = env.conn.clone();
     let dead: StreamRangeReply = conn.xrange_all(&env.dead_stream).await.unwrap();

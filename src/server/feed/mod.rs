@@ -41,6 +41,26 @@ impl Publisher {
         Self { redis, channel }
     }
 
+    /// Publishes `frames` in one pipelined round trip.
+    pub async fn publish_all(&self, frames: &[FeedFrame]) -> Result<(), redis::RedisError> {
+        if frames.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for frame in frames {
+            let text = serde_json::to_string(frame).map_err(|e| {
+                redis::RedisError::from((
+                    redis::ErrorKind::Client,
+                    "notice not serialisable",
+                    e.to_string(),
+                ))
+            })?;
+            pipe.publish(&self.channel, text).ignore();
+        }
+        let mut conn = self.redis.clone();
+        pipe.query_async::<()>(&mut conn).await
+    }
+
     pub async fn publish(&self, frame: &FeedFrame) -> Result<(), redis::RedisError> {
         let text = serde_json::to_string(frame).map_err(|e| {
             redis::RedisError::from((

@@ -1,6 +1,7 @@
-//! The ledger consumer. It reads `chatLedger` through a consumer group, applies each
-//! entry's projection, publishes a change notice and only then acknowledges the entry, so
-//! an entry whose effect is not stored is never lost: it stays pending and is read again.
+//! The ledger consumer. It reads `chatLedger` through a consumer group a batch at a time,
+//! writes the batch's projections in one round trip, publishes a change notice per changed
+//! conversation and only then acknowledges the entries, so an entry whose effect is not
+//! stored is never lost: it stays pending and is read again.
 //!
 //! [`Consumer::try_execute_task`] does one step (one batch) and says what happened; the
 //! background loop in [`run`] calls it forever, and tests call it step by step.
@@ -26,7 +27,7 @@ use crate::contract::{Body, Event, ParseError, RawEntry};
 use crate::server::feed::Publisher;
 use crate::server::metrics::{Disposition, Metrics};
 use crate::server::projection::{self, Limits};
-use crate::server::store::{Applied, Store, StoreError};
+use crate::server::store::{Store, StoreError};
 
 /// Where the consumer reads and who it is in the group.
 #[derive(Debug, Clone)]
@@ -207,27 +208,58 @@ impl Consumer {
         let started = Instant::now();
         let mut report = Report::default();
         let mut done = Vec::with_capacity(entries.len());
+        let mut events = Vec::with_capacity(entries.len());
         let mut failure = None;
+        // Entries that cannot be applied go to the dead-letter stream one by one; the rest
+        // are applied together.
         for entry in &entries {
             let delivered = deliveries.get(entry.id.as_str()).copied().unwrap_or(1);
-            let handled = if delivered > self.config.max_deliveries {
-                let reason = format!(
+            let refused = if delivered > self.config.max_deliveries {
+                Some(format!(
                     "not stored after {} deliveries: {}",
                     self.config.max_deliveries,
                     self.last_failure
                         .as_deref()
                         .unwrap_or("the failures were seen by an earlier process")
-                );
-                self.dead_letter(entry, &reason, &mut report).await
+                ))
             } else {
-                self.handle(entry, &mut report).await
-            };
-            match handled {
-                Ok(()) => done.push(entry.id.as_str()),
-                Err(e) => {
-                    failure = Some(e);
-                    break;
+                match raw_entry(entry).and_then(|raw| Event::parse(&raw)) {
+                    Ok(event) => {
+                        events.push((entry.id.as_str(), event));
+                        None
+                    }
+                    Err(reason) => Some(reason.to_string()),
                 }
+            };
+            if let Some(reason) = refused {
+                match self.dead_letter(entry, &reason, &mut report).await {
+                    Ok(()) => done.push(entry.id.as_str()),
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                }
+            }
+        }
+        if failure.is_none() && !events.is_empty() {
+            let batch: Vec<Event> = events.iter().map(|(_, e)| e.clone()).collect();
+            match apply_events(&self.store, &self.publisher, &self.config.limits, &batch).await {
+                Ok(outcomes) => {
+                    for ((id, event), outcome) in events.iter().zip(outcomes) {
+                        match outcome {
+                            Ok(disposition) => {
+                                report.add(disposition);
+                                self.metrics.count(disposition, event.kind.name());
+                                done.push(id);
+                            }
+                            // Stays pending, and is retried alone.
+                            Err(e) => {
+                                failure.get_or_insert(e.into());
+                            }
+                        }
+                    }
+                }
+                Err(e) => failure = Some(e.into()),
             }
         }
         if !done.is_empty() {
@@ -325,18 +357,6 @@ impl Consumer {
             .unwrap_or_default())
     }
 
-    async fn handle(&mut self, entry: &StreamId, report: &mut Report) -> Result<(), IngestError> {
-        let event = match raw_entry(entry).and_then(|raw| Event::parse(&raw)) {
-            Ok(event) => event,
-            Err(reason) => return self.dead_letter(entry, &reason, report).await,
-        };
-        let disposition =
-            apply_event(&self.store, &self.publisher, &self.config.limits, &event).await?;
-        report.add(disposition);
-        self.metrics.count(disposition, event.kind.name());
-        Ok(())
-    }
-
     async fn dead_letter(
         &mut self,
         entry: &StreamId,
@@ -363,40 +383,99 @@ pub async fn apply_event(
     limits: &Limits,
     event: &Event,
 ) -> Result<Disposition, StoreError> {
-    let Some(projection) = projection::plan(event, limits) else {
-        tracing::debug!(typ = %event.envelope.typ, "unknown event type");
-        return Ok(Disposition::Unknown);
-    };
-    let applied = store
-        .apply(event.conv(), &projection.guard, projection.update)
-        .await?;
-    // The customer part is idempotent by itself (see `projection::customer` and
-    // `store::customers`), so it runs whether or not the conversation part was applied
-    // before: a crash between the two is repaired when the entry is delivered again.
-    let renamed = customer_part(store, event).await?;
-    let mut frames = Vec::with_capacity(1 + renamed.len());
-    let disposition = match applied {
-        Applied::Changed(conversation) => {
-            frames.push(FeedFrame::Change {
-                conversation: *conversation,
-                message: projection.message,
-            });
-            Disposition::Applied
-        }
-        Applied::Duplicate => Disposition::Duplicate,
-    };
-    frames.extend(renamed.into_iter().map(|conversation| FeedFrame::Change {
-        conversation,
-        message: None,
-    }));
-    for frame in &frames {
-        // The effect is stored; a lost notice is repaired by the browsers' resync, so it
-        // does not hold up the stream.
-        if let Err(e) = publisher.publish(frame).await {
-            tracing::warn!(error = %e, "change notice not published");
+    let outcomes = apply_events(store, publisher, limits, std::slice::from_ref(event)).await?;
+    outcomes
+        .into_iter()
+        .next()
+        .unwrap_or(Ok(Disposition::Unknown))
+}
+
+/// Stores the effects of a batch of events in one write (see `store::batch`), then the
+/// customer parts, and publishes one notice per changed conversation with its state
+/// after the batch. A conversation changed by exactly one event of the batch gets that
+/// event's message in its notice, so an open transcript grows without a refetch. An event
+/// whose write the store refused gets its error, and nothing else of it is done.
+pub async fn apply_events(
+    store: &Store,
+    publisher: &Publisher,
+    limits: &Limits,
+    events: &[Event],
+) -> Result<Vec<Result<Disposition, StoreError>>, StoreError> {
+    let mut dispositions: Vec<Result<Disposition, StoreError>> =
+        events.iter().map(|_| Ok(Disposition::Unknown)).collect();
+    let mut writes = Vec::with_capacity(events.len());
+    let mut planned = Vec::with_capacity(events.len());
+    let mut messages = Vec::with_capacity(events.len());
+    for (i, event) in events.iter().enumerate() {
+        match projection::plan(event, limits) {
+            Some(projection) => {
+                writes.push((event.conv().to_owned(), projection.guard, projection.update));
+                messages.push(projection.message);
+                planned.push(i);
+            }
+            None => tracing::debug!(typ = %event.envelope.typ, "unknown event type"),
         }
     }
-    Ok(disposition)
+    let applied = store.apply_batch(writes).await?;
+
+    // The customer parts are idempotent by themselves (see `projection::customer` and
+    // `store::customers`), so they run whether or not the conversation part was applied
+    // before: a crash between the two is repaired when the entry is delivered again.
+    let mut renamed = Vec::new();
+    let mut refused = vec![false; events.len()];
+    for (&i, outcome) in planned.iter().zip(&applied) {
+        refused[i] = outcome.is_err();
+    }
+    for (event, _) in events.iter().zip(&refused).filter(|(_, r)| !**r) {
+        renamed.extend(customer_part(store, event).await?);
+    }
+
+    // Which conversations changed, and by how many events (in first-change order).
+    let mut changed: Vec<(String, usize, Option<crate::api::Message>)> = Vec::new();
+    for ((&i, outcome), message) in planned.iter().zip(applied).zip(messages) {
+        match outcome {
+            Ok(true) => dispositions[i] = Ok(Disposition::Applied),
+            Ok(false) => {
+                dispositions[i] = Ok(Disposition::Duplicate);
+                continue;
+            }
+            Err(reason) => {
+                dispositions[i] = Err(StoreError::Write(reason));
+                continue;
+            }
+        }
+        let conv = events[i].conv();
+        match changed.iter_mut().find(|(c, _, _)| c == conv) {
+            Some((_, count, _)) => *count += 1,
+            None => changed.push((conv.to_owned(), 1, message)),
+        }
+    }
+    for summary in &renamed {
+        if !changed.iter().any(|(c, _, _)| *c == summary.id) {
+            changed.push((summary.id.clone(), 2, None));
+        }
+    }
+    if changed.is_empty() {
+        return Ok(dispositions);
+    }
+    let ids: Vec<String> = changed.iter().map(|(c, _, _)| c.clone()).collect();
+    let mut summaries = store.summaries(&ids).await?;
+    let frames: Vec<FeedFrame> = changed
+        .into_iter()
+        .filter_map(|(conv, count, message)| {
+            let conversation = summaries.remove(&conv)?;
+            Some(FeedFrame::Change {
+                conversation,
+                message: message.filter(|_| count == 1),
+            })
+        })
+        .collect();
+    // The effects are stored; a lost notice is repaired by the browsers' resync, so it
+    // does not hold up the stream.
+    if let Err(e) = publisher.publish_all(&frames).await {
+        tracing::warn!(error = %e, "change notices not published");
+    }
+    Ok(dispositions)
 }
 
 /// Links the conversation to its customer and merges what the event says of them; the

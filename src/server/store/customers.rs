@@ -42,7 +42,13 @@ impl Store {
             .upsert(true)
             .return_document(ReturnDocument::After)
             .await?;
-        Ok(merged.and_then(|doc| name_of(id, &doc)))
+        if let Some(name) = merged.as_ref().and_then(|doc| name_of(id, doc)) {
+            return Ok(Some(name));
+        }
+        // When two writers create the same customer at once, the one whose insert lost may
+        // be answered with the other's document: read what is stored now.
+        let stored = self.customers().find_one(doc! { "_id": id }).await?;
+        Ok(stored.and_then(|doc| name_of(id, &doc)))
     }
 
     /// Links conversation `conv` to customer `id` (creating the customer if they are new);

@@ -3,6 +3,7 @@
 //! every web process shares one view of who is signed in.
 
 mod audit;
+mod batch;
 mod customers;
 mod listing;
 mod sessions;
@@ -37,6 +38,8 @@ pub enum StoreError {
     Malformed(#[from] bson::de::Error),
     #[error("list cursor is malformed")]
     BadCursor,
+    #[error("write refused: {0}")]
+    Write(String),
 }
 
 /// What applying an event did.
@@ -50,8 +53,12 @@ pub enum Applied {
 
 #[derive(Clone, Debug)]
 pub struct Store {
+    client: Client,
     db: Database,
     conversations: Collection<Document>,
+    /// Cleared when the server turns out to lack the `bulkWrite` command (MongoDB < 8.0):
+    /// batches are then written one event at a time.
+    bulk: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Fields of a conversation document that the list needs (never the transcript).
@@ -82,6 +89,8 @@ impl Store {
         let store = Self {
             conversations: db.collection("conversations"),
             db,
+            client,
+            bulk: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
         };
         store.ensure_indexes().await?;
         Ok(store)
@@ -180,25 +189,9 @@ impl Store {
         &self,
         conv: &str,
         guard: &Guard,
-        mut update: Document,
+        update: Document,
     ) -> Result<Applied, StoreError> {
-        let mut filter = doc! { "_id": conv };
-        match guard {
-            Guard::Once(key) => {
-                filter.insert("applied", doc! { "$ne": key });
-                update.insert("$addToSet", doc! { "applied": key });
-            }
-            Guard::Newer { field, order } => {
-                let mut older = Document::new();
-                older.insert(format!("{field}.order"), doc! { "$lt": order });
-                let mut absent = Document::new();
-                absent.insert(*field, doc! { "$exists": false });
-                filter.insert("$or", vec![older, absent]);
-            }
-        }
-        let mut inc = update.get_document("$inc").cloned().unwrap_or_default();
-        inc.insert("version", 1_i64);
-        update.insert("$inc", inc);
+        let (filter, update) = guarded(conv, guard, update);
 
         let projection = summary_projection();
         let attempt = |upsert: bool| {
@@ -343,6 +336,29 @@ impl Store {
     pub(crate) fn sessions(&self) -> Collection<Document> {
         self.db.collection("sessions")
     }
+}
+
+/// The filter and update that apply `update` to `conv` once, as `guard` says, and count
+/// the change in the conversation's `version`.
+fn guarded(conv: &str, guard: &Guard, mut update: Document) -> (Document, Document) {
+    let mut filter = doc! { "_id": conv };
+    match guard {
+        Guard::Once(key) => {
+            filter.insert("applied", doc! { "$ne": key });
+            update.insert("$addToSet", doc! { "applied": key });
+        }
+        Guard::Newer { field, order } => {
+            let mut older = Document::new();
+            older.insert(format!("{field}.order"), doc! { "$lt": order });
+            let mut absent = Document::new();
+            absent.insert(*field, doc! { "$exists": false });
+            filter.insert("$or", vec![older, absent]);
+        }
+    }
+    let mut inc = update.get_document("$inc").cloned().unwrap_or_default();
+    inc.insert("version", 1_i64);
+    update.insert("$inc", inc);
+    (filter, update)
 }
 
 /// A store that cannot be reached or used at start.
