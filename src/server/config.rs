@@ -78,7 +78,7 @@ pub struct ServeSettings {
     pub ledger_consumer: Option<String>,
 
     /// Entries read per XREADGROUP.
-    #[arg(long, env = "INGEST_BATCH", default_value_t = 100)]
+    #[arg(long, env = "INGEST_BATCH", default_value_t = 1000)]
     pub ingest_batch: usize,
 
     /// Seconds an entry may wait unacknowledged on another consumer before this one

@@ -408,10 +408,27 @@ async fn a_pending_entry_removed_from_the_stream_is_dead_lettered_not_retried() 
 #[tokio::test]
 async fn the_list_pages_through_every_conversation_once_newest_first() {
     let env = TestEnv::new().await;
-    // 120 conversations, several sharing the same last-activity time.
+    // 120 conversations, three at a time sharing a last-activity time, spread from a
+    // minute ago to fifty years ago so pages straddle every time window the list reads
+    // (see `store::listing`), and the open-ended rest of the history.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let ago = [
+        60,
+        5 * 3600,
+        3 * 86_400,
+        60 * 86_400,
+        2 * 365 * 86_400,
+        50 * 365 * 86_400,
+    ];
     let entries: Vec<Vec<(String, String)>> = (0..120)
         .map(|i| {
-            let at = format!("2026-11-03T09:{:02}:00Z", i / 3);
+            let secs = now - ago[(i / 3) % ago.len()] - (i / 3) as i64;
+            let at = chrono::DateTime::from_timestamp(secs, 0)
+                .unwrap()
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
             vec![
                 ("conv".into(), format!("conv-{i:03}")),
                 ("typ".into(), "user_input".into()),
@@ -433,10 +450,10 @@ async fn the_list_pages_through_every_conversation_once_newest_first() {
     loop {
         let page = env
             .store
-            .list_conversations(&Default::default(), after.as_deref(), 50)
+            .list_conversations(&Default::default(), after.as_deref(), 7)
             .await
             .unwrap();
-        assert!(page.items.len() <= 50);
+        assert!(page.items.len() <= 7);
         seen.extend(
             page.items
                 .iter()

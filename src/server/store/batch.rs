@@ -1,10 +1,14 @@
-//! Writing a whole batch of events in one round trip. Each event's update keeps its own
-//! guard (see [`Store::apply`]); the batch goes to the server as one unordered
-//! `bulkWrite`, which the projections allow because every effect is order-independent.
-//! The server's answer says, per event, whether it changed anything. An upsert that
-//! collides with a conversation created meanwhile (or one that already holds the event)
-//! is retried without upserting, exactly as the single-event path does. Servers without
-//! `bulkWrite` (MongoDB before 8.0) get the events one at a time instead.
+//! Writing a whole batch of events in one round trip. The events of one conversation are
+//! coalesced into one write where their updates merge (see [`super::coalesce`]), each
+//! write keeping its events' guards (see [`Store::apply`]); the batch goes to the server
+//! as one unordered `bulkWrite`, which the projections allow because every effect is
+//! order-independent.
+//!
+//! The server's answer says, per write, whether it changed anything. An upsert that
+//! collides with an existing conversation (one that already holds an event of the write,
+//! or was created meanwhile by another writer) has its events retried one by one without
+//! upserting, exactly as the single-event path does. Servers without `bulkWrite` (MongoDB
+//! before 8.0) get the events one at a time instead.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -15,7 +19,7 @@ use mongodb::options::{UpdateOneModel, WriteModel};
 use mongodb::results::VerboseBulkWriteResult;
 
 use super::{
-    Applied, Store, StoreError, SummaryDoc, guarded, is_duplicate_key, summary_projection,
+    Applied, Store, StoreError, SummaryDoc, coalesce, guarded, is_duplicate_key, summary_projection,
 };
 use crate::api::ConversationSummary;
 use crate::server::projection::Guard;
@@ -64,48 +68,62 @@ impl Store {
 
     async fn bulk_apply(&self, writes: &[EventWrite]) -> Result<Vec<WriteOutcome>, StoreError> {
         let namespace = self.conversations.namespace();
-        let models = |upsert: bool, indexes: &[usize]| -> Vec<WriteModel> {
-            indexes
+        let model = |(filter, update): (Document, Document), upsert: bool| {
+            WriteModel::UpdateOne(
+                UpdateOneModel::builder()
+                    .namespace(namespace.clone())
+                    .filter(filter)
+                    .update(update)
+                    .upsert(upsert)
+                    .build(),
+            )
+        };
+        let groups = coalesce::group(writes);
+        let mut outcomes: Vec<WriteOutcome> = vec![Ok(false); writes.len()];
+        let models = groups.iter().map(|g| model(g.write(), true)).collect();
+        let mut group_outcomes: Vec<WriteOutcome> = vec![Ok(false); groups.len()];
+        let collided = self.run_bulk(models, &mut group_outcomes).await?;
+        for (group, outcome) in groups.iter().zip(group_outcomes) {
+            for &i in &group.members {
+                outcomes[i] = outcome.clone();
+            }
+        }
+        // A collision means the conversation exists and the group's guards did not all
+        // hold there (an event of it was stored before, or a register is newer), or that
+        // another writer created it meanwhile. Each of those events is written again on
+        // its own, without upserting.
+        let retry: Vec<usize> = collided
+            .iter()
+            .flat_map(|&g| groups[g].members.iter().copied())
+            .collect();
+        if !retry.is_empty() {
+            let models = retry
                 .iter()
                 .map(|&i| {
                     let (conv, guard, update) = &writes[i];
-                    let (filter, update) = guarded(conv, guard, update.clone());
-                    WriteModel::UpdateOne(
-                        UpdateOneModel::builder()
-                            .namespace(namespace.clone())
-                            .filter(filter)
-                            .update(update)
-                            .upsert(upsert)
-                            .build(),
-                    )
+                    model(guarded(conv, guard, update.clone()), false)
                 })
-                .collect()
-        };
-        let all: Vec<usize> = (0..writes.len()).collect();
-        let mut outcomes: Vec<WriteOutcome> = vec![Ok(false); writes.len()];
-        let retry = self
-            .run_bulk(models(true, &all), &all, &mut outcomes)
-            .await?;
-        if !retry.is_empty() {
-            let again = self
-                .run_bulk(models(false, &retry), &retry, &mut outcomes)
-                .await?;
-            for i in again {
-                outcomes[i] = Err(format!(
+                .collect();
+            let mut again = vec![Ok(false); retry.len()];
+            let still = self.run_bulk(models, &mut again).await?;
+            for (&i, outcome) in retry.iter().zip(again) {
+                outcomes[i] = outcome;
+            }
+            for position in still {
+                outcomes[retry[position]] = Err(format!(
                     "conversation {} was being created by another writer",
-                    writes[i].0
+                    writes[retry[position]].0
                 ));
             }
         }
         Ok(outcomes)
     }
 
-    /// Runs one unordered bulk write of `models` (for the writes at `indexes`), recording
-    /// each one's outcome; returns the writes to retry without upserting.
+    /// Runs one unordered bulk write of `models`, recording each one's outcome at its
+    /// position; returns the positions whose upsert collided on `_id`.
     async fn run_bulk(
         &self,
         models: Vec<WriteModel>,
-        indexes: &[usize],
         outcomes: &mut [WriteOutcome],
     ) -> Result<Vec<usize>, StoreError> {
         let (results, errors) = match self
@@ -129,20 +147,20 @@ impl Store {
         };
         if let Some(VerboseBulkWriteResult { update_results, .. }) = results {
             for (position, result) in update_results {
-                if let Some(&i) = indexes.get(position) {
-                    outcomes[i] = Ok(result.modified_count > 0 || result.upserted_id.is_some());
+                if let Some(outcome) = outcomes.get_mut(position) {
+                    *outcome = Ok(result.modified_count > 0 || result.upserted_id.is_some());
                 }
             }
         }
         let mut retry = Vec::new();
         for (position, error) in errors {
-            let Some(&i) = indexes.get(position) else {
+            if position >= outcomes.len() {
                 continue;
-            };
+            }
             if error.code == 11000 {
-                retry.push(i);
+                retry.push(position);
             } else {
-                outcomes[i] = Err(error.message);
+                outcomes[position] = Err(error.message);
             }
         }
         retry.sort_unstable();

@@ -12,7 +12,7 @@ use mongodb::bson::{self, Document, doc};
 use mongodb::options::ReturnDocument;
 
 use super::listing::regex_escape;
-use super::{Store, StoreError, SummaryDoc, summary_projection};
+use super::{Store, StoreError, SummaryDoc, below, summary_projection};
 use crate::api::{ConversationSummary, Customer, CustomerPage, CustomerProfile, CustomerSummary};
 use crate::server::projection::customer::{order_of, stored_value};
 
@@ -69,12 +69,7 @@ impl Store {
         name: &CustomerName,
         conversations: &[String],
     ) -> Result<Vec<ConversationSummary>, StoreError> {
-        let older = |field: &str| {
-            doc! { "$or": [
-                { field: { "$lt": &name.order } },
-                { field: { "$exists": false } },
-            ] }
-        };
+        let older = |field: &str| below(field, name.order.as_str());
         let mut on_customer = older("name_order");
         on_customer.insert("_id", &name.id);
         self.customers()

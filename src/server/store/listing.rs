@@ -10,36 +10,57 @@ use crate::api::{ConversationFilter, ConversationPage, ConversationSummary, Stat
 
 impl Store {
     /// A page of the conversations `filter` selects, after the one `after` ends.
+    ///
+    /// Every query is bounded on `last_activity_at` from below as well as above: some
+    /// servers (secantusd-rs among them) walk an index range to its end before applying
+    /// the limit, so an open-ended query costs the whole collection. The page is filled
+    /// from time windows reaching further back, each eight times the last, and only when
+    /// they are exhausted is the rest of the history asked for in one open query. The
+    /// cursor's tie-break (same time, lower id) is a query of its own rather than an
+    /// `$or`, which such servers also plan as a scan.
     pub async fn list_conversations(
         &self,
         filter: &ConversationFilter,
         after: Option<&str>,
         limit: usize,
     ) -> Result<ConversationPage, StoreError> {
-        let mut query = filter_query(filter);
+        let limit = limit.clamp(1, 200);
+        let want = limit + 1;
+        let base = filter_query(filter);
+        let mut items = Vec::with_capacity(want);
+        let mut top = None;
         if let Some(cursor) = after {
             let (ms, id) = parse_cursor(cursor).ok_or(StoreError::BadCursor)?;
             let at = bson::DateTime::from_millis(ms);
-            and(
-                &mut query,
-                doc! { "$or": [
-                    { "last_activity_at": { "$lt": at } },
-                    { "last_activity_at": at, "_id": { "$lt": id } },
-                ] },
-            );
+            let mut ties = base.clone();
+            ties.insert("last_activity_at", at);
+            ties.insert("_id", doc! { "$lt": id });
+            self.page_into(ties, want, &mut items).await?;
+            top = Some(at);
         }
-        let limit = limit.clamp(1, 200);
-        let mut cursor = self
-            .conversations
-            .find(query)
-            .sort(doc! { "last_activity_at": -1, "_id": -1 })
-            .projection(summary_projection())
-            .limit(limit as i64 + 1)
-            .await?;
-        let mut items = Vec::with_capacity(limit + 1);
-        while cursor.advance().await? {
-            let doc: SummaryDoc = bson::from_slice(cursor.current().as_bytes())?;
-            items.push(ConversationSummary::from(doc));
+        let newest = top.unwrap_or_else(bson::DateTime::now).timestamp_millis();
+        let mut span = FIRST_WINDOW_MS;
+        while items.len() < want {
+            let mut range = Document::new();
+            if let Some(top) = top {
+                range.insert("$lt", top);
+            }
+            let open = span > LAST_WINDOW_MS;
+            if !open {
+                let floor = bson::DateTime::from_millis(newest.saturating_sub(span));
+                range.insert("$gte", floor);
+                top = Some(floor);
+            }
+            let mut query = base.clone();
+            if !range.is_empty() {
+                query.insert("last_activity_at", range);
+            }
+            self.page_into(query, want - items.len(), &mut items)
+                .await?;
+            if open {
+                break;
+            }
+            span = span.saturating_mul(8);
         }
         let next = if items.len() > limit {
             items.truncate(limit);
@@ -48,6 +69,27 @@ impl Store {
             None
         };
         Ok(ConversationPage { items, next })
+    }
+
+    /// Appends up to `n` conversations matching `query`, most recent first.
+    async fn page_into(
+        &self,
+        query: Document,
+        n: usize,
+        items: &mut Vec<ConversationSummary>,
+    ) -> Result<(), StoreError> {
+        let mut cursor = self
+            .conversations
+            .find(query)
+            .sort(doc! { "last_activity_at": -1, "_id": -1 })
+            .projection(summary_projection())
+            .limit(n as i64)
+            .await?;
+        while cursor.advance().await? {
+            let doc: SummaryDoc = bson::from_slice(cursor.current().as_bytes())?;
+            items.push(ConversationSummary::from(doc));
+        }
+        Ok(())
     }
 
     /// How many conversations match `filter`'s search, per status (its status is ignored:
@@ -93,27 +135,22 @@ fn filter_query(filter: &ConversationFilter) -> Document {
     }
     if let Some(search) = &filter.search {
         let contains = doc! { "$regex": regex_escape(search), "$options": "i" };
-        query.insert(
-            "$or",
-            vec![
-                doc! { "application_number": contains.clone() },
-                doc! { "application.application_number": contains.clone() },
-                doc! { "customer_name": contains },
-            ],
-        );
+        // Inside an `$and`: some servers (secantusd-rs) plan a top-level `$or` as a scan
+        // of the whole collection, ignoring the time window beside it.
+        let any = doc! { "$or": [
+            { "application_number": contains.clone() },
+            { "application.application_number": contains.clone() },
+            { "customer_name": contains },
+        ] };
+        query.insert("$and", vec![any]);
     }
     query
 }
 
-/// Adds `clause` to `query` so both must hold.
-fn and(query: &mut Document, clause: Document) {
-    let mut clauses = match query.remove("$and") {
-        Some(Bson::Array(clauses)) => clauses,
-        _ => Vec::new(),
-    };
-    clauses.push(Bson::Document(clause));
-    query.insert("$and", clauses);
-}
+/// The first time window a page is looked for in (an hour), and the widest before the
+/// rest of the history is asked for at once (about four years).
+const FIRST_WINDOW_MS: i64 = 60 * 60 * 1000;
+const LAST_WINDOW_MS: i64 = FIRST_WINDOW_MS * 8 * 8 * 8 * 8 * 8;
 
 /// `text` as a regular expression that matches exactly it.
 pub(super) fn regex_escape(text: &str) -> String {
@@ -173,7 +210,7 @@ mod tests {
             status: Some("paused".into()),
         });
         assert_eq!(query.get_str("status"), Ok("paused"));
-        assert!(query.get_array("$or").is_ok());
+        assert!(query.get_array("$and").is_ok());
     }
 
     #[test]

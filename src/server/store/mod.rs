@@ -4,6 +4,7 @@
 
 mod audit;
 mod batch;
+mod coalesce;
 mod customers;
 mod listing;
 mod sessions;
@@ -339,26 +340,17 @@ impl Store {
 }
 
 /// The filter and update that apply `update` to `conv` once, as `guard` says, and count
-/// the change in the conversation's `version`.
-fn guarded(conv: &str, guard: &Guard, mut update: Document) -> (Document, Document) {
-    let mut filter = doc! { "_id": conv };
-    match guard {
-        Guard::Once(key) => {
-            filter.insert("applied", doc! { "$ne": key });
-            update.insert("$addToSet", doc! { "applied": key });
-        }
-        Guard::Newer { field, order } => {
-            let mut older = Document::new();
-            older.insert(format!("{field}.order"), doc! { "$lt": order });
-            let mut absent = Document::new();
-            absent.insert(*field, doc! { "$exists": false });
-            filter.insert("$or", vec![older, absent]);
-        }
-    }
-    let mut inc = update.get_document("$inc").cloned().unwrap_or_default();
-    inc.insert("version", 1_i64);
-    update.insert("$inc", inc);
-    (filter, update)
+/// the change in the conversation's `version`: a write of one event.
+fn guarded(conv: &str, guard: &Guard, update: Document) -> (Document, Document) {
+    coalesce::Group::new(0, conv, guard, &update).write()
+}
+
+/// `field` is absent or below `order`: the guard of a newest-wins register. One predicate
+/// on the field, not an `$or` of "less than" and "absent": some servers plan a top-level
+/// `$or` as a collection scan even beside an `_id` (secantusd-rs does, which made every
+/// guarded write cost a pass over the collection).
+pub(crate) fn below(field: &str, order: impl Into<bson::Bson>) -> Document {
+    doc! { field: { "$not": { "$gte": order.into() } } }
 }
 
 /// A store that cannot be reached or used at start.
