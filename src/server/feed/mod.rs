@@ -4,8 +4,9 @@
 //! processes (or many of each) and still reach every browser.
 //!
 //! A notice is serialised once, by the publisher, and forwarded as the same shared,
-//! reference-counted text to every socket. Browsers repair any gap by refetching: a new connection starts with
-//! `hello`, and a socket that falls behind gets `resync` instead of stalling the others.
+//! reference-counted text to every socket, and the frames waiting for a socket leave in one
+//! write. Browsers repair any gap by refetching: a new connection starts with `hello`, and
+//! a socket that falls behind gets `resync` instead of stalling the others.
 //!
 //! A second channel carries session ends: when an account is disabled or its password
 //! changes, every web process closes that user's sockets at once (close code
@@ -22,7 +23,7 @@ use axum::{
     },
     response::Response,
 };
-use futures::StreamExt;
+use futures::{SinkExt, StreamExt};
 use redis::AsyncCommands;
 use tokio::sync::{broadcast, watch};
 
@@ -190,7 +191,7 @@ async fn serve_socket(
                     Err(broadcast::error::RecvError::Lagged(_)) => RESYNC,
                     Err(broadcast::error::RecvError::Closed) => break,
                 };
-                if send_text(&mut socket, text).await.is_err() {
+                if send_burst(&mut socket, text, &mut frames).await.is_err() {
                     break;
                 }
             }
@@ -226,6 +227,28 @@ async fn serve_socket(
 }
 
 async fn send_text(socket: &mut WebSocket, text: Utf8Bytes) -> Result<(), axum::Error> {
+    socket.send(WsMessage::Text(text)).await
+}
+
+/// Most frames waiting for one socket at once (they go out in one write).
+const BURST: usize = 64;
+
+/// Sends `first` and the frames already waiting behind it with one flush: under load a
+/// socket costs one write per burst rather than one per frame.
+async fn send_burst(
+    socket: &mut WebSocket,
+    first: Utf8Bytes,
+    frames: &mut broadcast::Receiver<Utf8Bytes>,
+) -> Result<(), axum::Error> {
+    let mut text = first;
+    for _ in 1..BURST {
+        socket.feed(WsMessage::Text(text)).await?;
+        text = match frames.try_recv() {
+            Ok(next) => next,
+            Err(broadcast::error::TryRecvError::Lagged(_)) => RESYNC,
+            Err(_) => return socket.flush().await,
+        };
+    }
     socket.send(WsMessage::Text(text)).await
 }
 
