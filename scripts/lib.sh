@@ -8,6 +8,7 @@ TOOLCHAIN=1.98.0
 CARGO_LEPTOS_VERSION=0.3.11
 WASM_BINDGEN_VERSION=0.2.130
 SECANTUS_VERSION=0.7.0b3
+SECANTUS_RS_VERSION=0.5.3-beta.196
 VENV="$ROOT/.venv"
 export PATH="$HOME/.cargo/bin:$ROOT/end2end/node_modules/.bin:$VENV/bin:$PATH"
 
@@ -67,6 +68,16 @@ ensure_tools() {
     say "installing npm packages (Playwright, binaryen)"
     (cd "$ROOT/end2end" && npm ci --no-audit --no-fund --loglevel=error)
   fi
+}
+
+# secantusd-rs, the faster Rust build of the MongoDB-wire server, for benchmarks only.
+ensure_secantus_rs() {
+  if [ "$(secantusd-rs --version 2>/dev/null | awk '{print $2}')" = "$SECANTUS_RS_VERSION" ]; then
+    return 0
+  fi
+  command -v cmake >/dev/null || { as_root apt-get update -qq; as_root apt-get install -y -qq cmake >/dev/null; }
+  say "installing secantusd-rs $SECANTUS_RS_VERSION (10-15 minutes, once)"
+  cargo "+$TOOLCHAIN" install secantus-mdb --version "$SECANTUS_RS_VERSION" --locked
 }
 
 # A TCP port nobody listens on right now.

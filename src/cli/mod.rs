@@ -2,7 +2,7 @@
 //! simulates the chat platform for demos.
 
 mod ledger;
-mod simulate;
+pub mod simulate;
 mod user;
 
 use std::process::ExitCode;

@@ -88,8 +88,8 @@ const SUBURBS: &[(&str, &str, &str)] = &[
     ("Sandy Bay", "TAS", "7005"),
 ];
 
-/// One scripted conversation, emitted an entry at a time.
-struct Script {
+/// One scripted conversation, emitted an entry at a time (also the benchmark's load).
+pub struct Script {
     conv: String,
     customer: String,
     legacy: bool,
@@ -98,7 +98,8 @@ struct Script {
 }
 
 impl Script {
-    fn new(rng: &mut impl Rng) -> Self {
+    /// A new conversation with a random customer, amount, purpose and outcome.
+    pub fn new(rng: &mut impl Rng) -> Self {
         let conv = format!(
             "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
             rng.random::<u32>(),
@@ -245,8 +246,13 @@ impl Script {
         }
     }
 
+    /// The conversation's id.
+    pub fn conv(&self) -> &str {
+        &self.conv
+    }
+
     /// The fields of the next entry, or `None` when the conversation is over.
-    fn next_entry(&mut self) -> Option<Vec<(&'static str, String)>> {
+    pub fn next_entry(&mut self) -> Option<Vec<(&'static str, String)>> {
         let (typ, agent, payload) = self.entries.get(self.next)?;
         self.next += 1;
         let seq = self.next.to_string();

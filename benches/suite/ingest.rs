@@ -1,0 +1,231 @@
+//! Ingest throughput, from the first XADD to the last entry's projection stored (the
+//! consumer acknowledges an entry only after its effect is stored), for the product's
+//! consumer and, beside it on the same load, a naive one: batches of 10 read from the
+//! group, then one store write per event, a notice per event, and one XACK per batch.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use billie_dashboard::api::FeedFrame;
+use billie_dashboard::contract::Event;
+use billie_dashboard::server::feed::Publisher;
+use billie_dashboard::server::ingest::{
+    Consumer, ConsumerConfig, Outcome, customer_part, raw_entry,
+};
+use billie_dashboard::server::metrics::Metrics;
+use billie_dashboard::server::projection::{self, Limits};
+use billie_dashboard::server::store::{Applied, Store};
+use mongodb::bson::doc;
+use redis::AsyncCommands;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::streams::{StreamReadOptions, StreamReadReply};
+
+use crate::load::{Entry, Load};
+use crate::{BenchError, Env};
+
+pub struct Throughput {
+    pub events: usize,
+    pub conversations: usize,
+    pub took: Duration,
+}
+
+impl Throughput {
+    pub fn per_second(&self) -> f64 {
+        self.events as f64 / self.took.as_secs_f64()
+    }
+}
+
+pub struct Figures {
+    pub batched: Throughput,
+    pub naive: Throughput,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Batched,
+    Naive,
+}
+
+/// Database of the batched run, kept: its conversations seed the list benchmark.
+pub const BATCHED_DB: &str = "bench_batched";
+
+pub async fn run(env: &Env, conversations: usize) -> Result<Figures, BenchError> {
+    let entries: Vec<Entry> = Load::new(1, 200, conversations).collect();
+    eprintln!(
+        "ingest: {} events of {conversations} conversations",
+        entries.len()
+    );
+    let naive = measure(env, "bench_naive", &entries, conversations, Mode::Naive).await?;
+    eprintln!("  naive: {:.0} events/s", naive.per_second());
+    let batched = measure(env, BATCHED_DB, &entries, conversations, Mode::Batched).await?;
+    eprintln!("  batched: {:.0} events/s", batched.per_second());
+    Ok(Figures { batched, naive })
+}
+
+async fn measure(
+    env: &Env,
+    db: &str,
+    entries: &[Entry],
+    conversations: usize,
+    mode: Mode,
+) -> Result<Throughput, BenchError> {
+    let stream = format!("{db}:chatLedger");
+    let group = "supervisor-dashboard";
+    let client = redis::Client::open(env.redis_url.as_str())?;
+    let mut redis = ConnectionManager::new(client.clone()).await?;
+    let _: () = redis.del(&stream).await?;
+    let _: () = redis.xgroup_create_mkstream(&stream, group, "0").await?;
+    env.drop_database(db).await?;
+    let store = Store::connect(&env.database_uri(db)).await?;
+    let publisher = Publisher::new(redis.clone(), format!("{stream}:changes"));
+
+    let started = Instant::now();
+    let producer = {
+        let mut redis = redis.clone();
+        let chunks: Vec<Vec<Vec<(&'static str, String)>>> = entries
+            .chunks(1000)
+            .map(|c| c.iter().map(|e| e.fields.clone()).collect())
+            .collect();
+        let stream = stream.clone();
+        tokio::spawn(async move {
+            for chunk in chunks {
+                let mut pipe = redis::pipe();
+                for fields in &chunk {
+                    pipe.xadd(&stream, "*", fields).ignore();
+                }
+                pipe.query_async::<()>(&mut redis).await?;
+            }
+            Ok::<(), redis::RedisError>(())
+        })
+    };
+    match mode {
+        Mode::Batched => {
+            let mut config =
+                ConsumerConfig::new(&stream, group, "bench", &format!("{stream}:dead"));
+            // As the dashboard reads it (INGEST_BATCH), the product's default otherwise.
+            if let Some(batch) = std::env::var("INGEST_BATCH")
+                .ok()
+                .and_then(|b| b.parse().ok())
+            {
+                config.batch = batch;
+            }
+            let mut consumer = Consumer::connect(
+                &client,
+                store.clone(),
+                publisher,
+                Arc::new(Metrics::default()),
+                config,
+            )
+            .await?;
+            let mut done = 0;
+            while done < entries.len() {
+                if let Outcome::Processed(report) = consumer.try_execute_task().await? {
+                    done += report.entries();
+                }
+            }
+        }
+        Mode::Naive => naive(&client, &store, &publisher, &stream, group, entries.len()).await?,
+    }
+    let took = started.elapsed();
+    producer.await??;
+    check(env, db, entries, conversations).await?;
+    Ok(Throughput {
+        events: entries.len(),
+        conversations,
+        took,
+    })
+}
+
+/// A straightforward consumer: read 10, store each event's effect with its own write,
+/// publish its notice, acknowledge the 10.
+async fn naive(
+    client: &redis::Client,
+    store: &Store,
+    publisher: &Publisher,
+    stream: &str,
+    group: &str,
+    total: usize,
+) -> Result<(), BenchError> {
+    let mut redis = ConnectionManager::new_with_config(
+        client.clone(),
+        ConnectionManagerConfig::new().set_response_timeout(None),
+    )
+    .await?;
+    let limits = Limits::default();
+    let options = StreamReadOptions::default()
+        .group(group, "naive")
+        .count(10)
+        .block(2000);
+    let mut done = 0;
+    while done < total {
+        let reply: Option<StreamReadReply> =
+            redis.xread_options(&[stream], &[">"], &options).await?;
+        let entries: Vec<_> = reply
+            .map(|r| r.keys.into_iter().flat_map(|k| k.ids).collect())
+            .unwrap_or_default();
+        for entry in &entries {
+            let event = Event::parse(&raw_entry(entry)?)?;
+            if let Some(planned) = projection::plan(&event, &limits) {
+                let applied = store
+                    .apply(event.conv(), &planned.guard, planned.update)
+                    .await?;
+                if let Applied::Changed(conversation) = applied {
+                    let frame = FeedFrame::Change {
+                        conversation: *conversation,
+                        message: planned.message,
+                    };
+                    publisher.publish(&frame).await?;
+                }
+                for conversation in customer_part(store, &event).await? {
+                    let frame = FeedFrame::Change {
+                        conversation,
+                        message: None,
+                    };
+                    publisher.publish(&frame).await?;
+                }
+            }
+        }
+        let ids: Vec<&str> = entries.iter().map(|e| e.id.as_str()).collect();
+        if !ids.is_empty() {
+            let _: usize = redis.xack(stream, group, &ids).await?;
+        }
+        done += entries.len();
+    }
+    Ok(())
+}
+
+/// Every conversation is stored with its whole transcript and its final decision.
+async fn check(
+    env: &Env,
+    db: &str,
+    entries: &[Entry],
+    conversations: usize,
+) -> Result<(), BenchError> {
+    let messages = entries.iter().filter(|e| e.is_message()).count() as i64;
+    let stored = env
+        .database(db)
+        .await?
+        .collection::<mongodb::bson::Document>("conversations");
+    let decided = stored
+        .count_documents(doc! { "status": { "$in": ["approved", "declined", "referred"] } })
+        .await? as usize;
+    let mut cursor = stored
+        .aggregate([doc! { "$group": { "_id": null, "n": { "$sum": "$message_count" } } }])
+        .await?;
+    let messages_stored = if cursor.advance().await? {
+        let row = cursor.deserialize_current()?;
+        row.get_i64("n")
+            .or_else(|_| row.get_i32("n").map(i64::from))
+            .unwrap_or(0)
+    } else {
+        0
+    };
+    if decided != conversations || messages_stored != messages {
+        return Err(format!(
+            "projection incomplete: {decided} of {conversations} conversations decided, \
+             {messages_stored} of {messages} messages stored"
+        )
+        .into());
+    }
+    Ok(())
+}

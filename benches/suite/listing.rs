@@ -1,0 +1,257 @@
+//! The conversation list at scale: 100,000 conversations stored, the list's server
+//! function timed as the browser calls it (signed in, over HTTP on this machine): the
+//! first page, every deeper page of a walk to the end, both with and without a search
+//! term, and the per-status counts beside the tabs.
+//!
+//! The 100,000 conversations are copies of those the ingest benchmark projected, each
+//! with its own id, application number, customer and activity time, so documents have
+//! the shape and size ingest gives them.
+
+use std::time::{Duration, Instant};
+
+use futures::TryStreamExt;
+use mongodb::bson::{self, Document, doc};
+
+use billie_dashboard::api::{ConversationPage, StatusCounts};
+use billie_dashboard::server::store::Store;
+
+use crate::http::{Client, form_encode};
+use crate::ingest::BATCHED_DB;
+use crate::services::{App, EMAIL, PASSWORD};
+use crate::stats::Samples;
+use crate::{BenchError, Env};
+
+const FIRST: &[&str] = &[
+    "Olivia",
+    "Noah",
+    "Charlotte",
+    "Oliver",
+    "Amelia",
+    "Jack",
+    "Isla",
+    "William",
+    "Mia",
+    "Leo",
+    "Ava",
+    "Henry",
+    "Grace",
+    "Thomas",
+    "Chloe",
+    "Lucas",
+    "Zara",
+    "Ethan",
+    "Ruby",
+    "Kai",
+    "Saanvi",
+    "Arjun",
+    "Mei",
+    "Hiroshi",
+    "Aroha",
+    "Tane",
+    "Fatima",
+    "Omar",
+    "Sofia",
+    "Mateo",
+    "Priya",
+    "Rohan",
+    "Lena",
+    "Jonas",
+    "Aisha",
+    "Kofi",
+    "Nadia",
+    "Ivan",
+    "Elena",
+    "Liam",
+];
+const LAST: &[&str] = &[
+    "Smith", "Jones", "Williams", "Brown", "Wilson", "Taylor", "Johnson", "White", "Martin",
+    "Anderson", "Thompson", "Nguyen", "Thomas", "Walker", "Harris", "Lee", "Ryan", "Robinson",
+    "Kelly", "King", "Patel", "Chen", "Singh", "Rossi", "Kumar", "Murphy", "O'Brien", "Wang", "Li",
+    "Clarke", "Hughes", "Edwards", "Scott", "Young", "Mitchell", "Campbell", "Citizen", "Morris",
+    "Cooper", "Ward",
+];
+
+pub struct Scenario {
+    pub name: &'static str,
+    pub samples: Samples,
+    /// A page of the list (the 50 ms target applies), not the counts beside it.
+    pub page: bool,
+}
+
+pub struct Figures {
+    pub conversations: usize,
+    pub scenarios: Vec<Scenario>,
+}
+
+pub async fn run(env: &Env, conversations: usize) -> Result<Figures, BenchError> {
+    let db = "bench_list";
+    env.drop_database(db).await?;
+    // The product's indexes first, as a running deployment has them.
+    Store::connect(&env.database_uri(db)).await?;
+    seed(env, db, conversations).await?;
+    let app = App::start(env, db, &format!("{db}:chatLedger"), false)?;
+    let mut client = Client::new(app.addr);
+    client.sign_in(EMAIL, PASSWORD).await?;
+    // Warm the connection and the server's caches as a supervisor's first look would.
+    for _ in 0..20 {
+        list(&mut client, "").await?;
+    }
+
+    let common = "smith";
+    let rare = "APP-04217";
+    let mut scenarios = Vec::new();
+    let mut time = |name: &'static str, samples: Samples| {
+        let mut shown = samples.clone();
+        eprintln!(
+            "  {name}: {} calls, p50 {:?}, p95 {:?}",
+            samples.len(),
+            shown.percentile(50.0),
+            shown.percentile(95.0)
+        );
+        scenarios.push(Scenario {
+            name,
+            samples,
+            page: !name.starts_with("Status counts"),
+        })
+    };
+    time("First page", repeat(&mut client, "", 200).await?);
+    time(
+        "Deeper pages (a walk to the end)",
+        walk(&mut client, "").await?,
+    );
+    time(
+        "Search \"smith\" (2.5 % match), first page",
+        repeat(&mut client, &format!("search={common}"), 200).await?,
+    );
+    time(
+        "Search \"smith\", deeper pages",
+        walk(&mut client, &format!("search={common}")).await?,
+    );
+    time(
+        "Search an application number (1 match)",
+        repeat(&mut client, &format!("search={}", form_encode(rare)), 100).await?,
+    );
+    time("Status counts", counts(&mut client, "", 100).await?);
+    time(
+        "Status counts, searching \"smith\"",
+        counts(&mut client, &format!("search={common}"), 100).await?,
+    );
+    Ok(Figures {
+        conversations,
+        scenarios,
+    })
+}
+
+/// Copies the ingested conversations until `total` are stored.
+async fn seed(env: &Env, db: &str, total: usize) -> Result<(), BenchError> {
+    let templates: Vec<Document> = env
+        .database(BATCHED_DB)
+        .await?
+        .collection::<Document>("conversations")
+        .find(doc! {})
+        .await?
+        .try_collect()
+        .await?;
+    if templates.is_empty() {
+        return Err("no ingested conversations to copy: run the ingest benchmark first".into());
+    }
+    let target = env
+        .database(db)
+        .await?
+        .collection::<Document>("conversations");
+    let now =
+        chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now()).timestamp_millis();
+    let mut batch = Vec::with_capacity(1000);
+    for i in 0..total {
+        let mut conversation = templates[i % templates.len()].clone();
+        let name = format!(
+            "{} {}",
+            FIRST[i % FIRST.len()],
+            LAST[(i / FIRST.len()) % LAST.len()]
+        );
+        let app = format!("APP-{i:05}-B");
+        let at = bson::DateTime::from_millis(now - i as i64 * 3_000);
+        conversation.insert("_id", format!("bench-{i:06}"));
+        conversation.insert("application_number", &app);
+        conversation.insert("customer_id", format!("CB{i:06}"));
+        conversation.insert("customer_name", name);
+        conversation.insert("started_at", at);
+        conversation.insert("last_activity_at", at);
+        if let Ok(application) = conversation.get_document_mut("application") {
+            application.insert("application_number", &app);
+        }
+        batch.push(conversation);
+        if batch.len() == 1000 || i + 1 == total {
+            target
+                .insert_many(std::mem::take(&mut batch))
+                .ordered(false)
+                .await?;
+        }
+    }
+    eprintln!("list: {total} conversations stored");
+    Ok(())
+}
+
+async fn list(client: &mut Client, form: &str) -> Result<(ConversationPage, Duration), BenchError> {
+    let response = client.post("/api/conversations/list", form).await?;
+    if response.status != 200 {
+        return Err(format!("list answered {}", response.status).into());
+    }
+    Ok((serde_json::from_slice(&response.body)?, response.elapsed))
+}
+
+/// Calls the list `times` times, or for at most [`TIME_BOX`] when each call is slow.
+async fn repeat(client: &mut Client, form: &str, times: usize) -> Result<Samples, BenchError> {
+    let mut samples = Samples::default();
+    let started = Instant::now();
+    for _ in 0..times {
+        samples.push(list(client, form).await?.1);
+        if started.elapsed() > TIME_BOX && samples.len() >= MIN_CALLS {
+            break;
+        }
+    }
+    Ok(samples)
+}
+
+/// How long a scenario is timed for at most, once it has [`MIN_CALLS`] samples (a slow
+/// search would otherwise hold the run for hours).
+const TIME_BOX: Duration = Duration::from_secs(15);
+const MIN_CALLS: usize = 3;
+
+/// Every page after the first, following the cursors to the end of the list (or for at
+/// most four time boxes).
+async fn walk(client: &mut Client, form: &str) -> Result<Samples, BenchError> {
+    let mut samples = Samples::default();
+    let started = Instant::now();
+    let (mut page, _) = list(client, form).await?;
+    while let Some(next) = page.next.take() {
+        if started.elapsed() > TIME_BOX * 4 && samples.len() >= MIN_CALLS {
+            break;
+        }
+        let mut query = format!("after={}", form_encode(&next));
+        if !form.is_empty() {
+            query = format!("{form}&{query}");
+        }
+        let (next_page, took) = list(client, &query).await?;
+        samples.push(took);
+        page = next_page;
+    }
+    Ok(samples)
+}
+
+async fn counts(client: &mut Client, form: &str, times: usize) -> Result<Samples, BenchError> {
+    let mut samples = Samples::default();
+    let started = Instant::now();
+    for _ in 0..times {
+        if started.elapsed() > TIME_BOX && samples.len() >= MIN_CALLS {
+            break;
+        }
+        let response = client.post("/api/conversations/counts", form).await?;
+        if response.status != 200 {
+            return Err(format!("counts answered {}", response.status).into());
+        }
+        let _: StatusCounts = serde_json::from_slice(&response.body)?;
+        samples.push(response.elapsed);
+    }
+    Ok(samples)
+}

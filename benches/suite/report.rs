@@ -1,0 +1,199 @@
+//! The figures as a Markdown table, written into BENCHMARKS.md between its markers so the
+//! committed report is always a run's own output.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+
+use crate::stats::{ms, thousands};
+use crate::{BenchError, Env, ingest, latency, listing};
+
+const BEGIN: &str = "<!-- bench:begin -->";
+const END: &str = "<!-- bench:end -->";
+
+/// The release WASM bundle, raw and gzipped (`gzip -9`, as a server would send it).
+pub struct Bundle {
+    pub raw: u64,
+    pub gzip: u64,
+}
+
+impl Bundle {
+    pub fn measure(wasm: &Path) -> Result<Self, BenchError> {
+        let raw = std::fs::metadata(wasm)
+            .map_err(|e| {
+                format!(
+                    "{}: {e} (build with cargo leptos build --release)",
+                    wasm.display()
+                )
+            })?
+            .len();
+        let out = Command::new("gzip")
+            .arg("-9")
+            .arg("-c")
+            .arg(wasm)
+            .output()?;
+        if !out.status.success() {
+            return Err("gzip failed".into());
+        }
+        Ok(Self {
+            raw,
+            gzip: out.stdout.len() as u64,
+        })
+    }
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "**missed**" }
+}
+
+fn kb(bytes: u64) -> String {
+    format!("{:.1} KB", bytes as f64 / 1000.0)
+}
+
+fn mb(bytes: u64) -> String {
+    format!("{:.0} MB", bytes as f64 / 1_000_000.0)
+}
+
+pub fn render(
+    env: &Env,
+    ingest: ingest::Figures,
+    live: Result<latency::Figures, String>,
+    list: Result<listing::Figures, String>,
+    bundle: Bundle,
+) -> String {
+    let mut t = String::new();
+    let date = chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now())
+        .format("%Y-%m-%d %H:%M UTC");
+    let _ = writeln!(t, "Run of {date} on {}.\n", env.machine);
+    let _ = writeln!(t, "| Measure | Target | Result | |");
+    let _ = writeln!(t, "|---|---|---|---|");
+    let mut row = |measure: String, target: &str, result: String, met: Option<bool>| {
+        let _ = writeln!(
+            t,
+            "| {measure} | {target} | {result} | {} |",
+            met.map(verdict).unwrap_or("")
+        );
+    };
+
+    let batched = ingest.batched.per_second();
+    let naive = ingest.naive.per_second();
+    let events = thousands(ingest.batched.events as u64);
+    let conversations = thousands(ingest.batched.conversations as u64);
+    row(
+        format!(
+            "Ingest, the dashboard's consumer ({events} events, {conversations} conversations)"
+        ),
+        "≥ 10,000 events/s",
+        format!("{} events/s", thousands(batched as u64)),
+        Some(batched >= 10_000.0),
+    );
+    row(
+        "Ingest, naive consumer (reads of 10, one write and one notice per event)".into(),
+        "",
+        format!("{} events/s", thousands(naive as u64)),
+        None,
+    );
+    row(
+        "Ingest speed-up over the naive consumer".into(),
+        "≥ 4×",
+        format!("{:.1}×", batched / naive),
+        Some(batched >= 4.0 * naive),
+    );
+
+    match live {
+        Ok(mut live) => {
+            let p99 = live.latency.percentile(99.0);
+            row(
+                format!(
+                    "Event → WebSocket frame, {} clients, {} events/s for {} s: p50 / p95 / p99",
+                    live.clients,
+                    thousands(live.rate as u64),
+                    live.seconds
+                ),
+                "p99 ≤ 100 ms",
+                format!(
+                    "{} / {} / {}",
+                    ms(live.latency.percentile(50.0)),
+                    ms(live.latency.percentile(95.0)),
+                    ms(p99)
+                ),
+                Some(p99.as_millis() <= 100),
+            );
+            let delivered = live.latency.len();
+            row(
+                format!(
+                    "Message deliveries seen by the clients ({} events appended; within 2 s of the end)",
+                    thousands(live.events as u64)
+                ),
+                "all",
+                format!(
+                    "{} of {} ({} frames, {} resyncs)",
+                    thousands(delivered as u64),
+                    thousands(live.expected as u64),
+                    thousands(live.frames as u64),
+                    live.resyncs
+                ),
+                Some(delivered >= live.expected),
+            );
+            row(
+                format!(
+                    "Server memory (RSS), {} clients connected / peak under load",
+                    live.clients
+                ),
+                "≤ 200 MB",
+                format!("{} / {}", mb(live.rss_connected), mb(live.rss_peak)),
+                Some(live.rss_peak <= 200_000_000),
+            );
+        }
+        Err(e) => row(
+            "Event → WebSocket frame latency and server memory".into(),
+            "p99 ≤ 100 ms, ≤ 200 MB",
+            format!("the run failed: {e}"),
+            Some(false),
+        ),
+    }
+
+    match list {
+        Ok(mut list) => {
+            for scenario in &mut list.scenarios {
+                let p95 = scenario.samples.percentile(95.0);
+                row(
+                    format!(
+                        "{} at {} conversations ({} calls): p50 / p95",
+                        scenario.name,
+                        thousands(list.conversations as u64),
+                        thousands(scenario.samples.len() as u64)
+                    ),
+                    if scenario.page { "p95 ≤ 50 ms" } else { "" },
+                    format!("{} / {}", ms(scenario.samples.percentile(50.0)), ms(p95)),
+                    scenario.page.then_some(p95.as_millis() <= 50),
+                );
+            }
+        }
+        Err(e) => row(
+            "List at 100,000 conversations".into(),
+            "p95 ≤ 50 ms",
+            format!("the run failed: {e}"),
+            Some(false),
+        ),
+    }
+
+    row(
+        "Release WASM bundle, raw / gzip -9".into(),
+        "≤ 250 KB gzip",
+        format!("{} / {}", kb(bundle.raw), kb(bundle.gzip)),
+        Some(bundle.gzip <= 250_000),
+    );
+    t
+}
+
+/// Replaces what lies between the markers of `path` with `figures`.
+pub fn write(path: &Path, figures: &str) -> Result<(), BenchError> {
+    let text = std::fs::read_to_string(path)?;
+    let (Some(begin), Some(end)) = (text.find(BEGIN), text.find(END)) else {
+        return Err(format!("{} lacks the {BEGIN} and {END} markers", path.display()).into());
+    };
+    let updated = format!("{}{BEGIN}\n{figures}{}", &text[..begin], &text[end..]);
+    std::fs::write(path, updated)?;
+    Ok(())
+}
