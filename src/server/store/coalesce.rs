@@ -28,13 +28,13 @@ pub struct Group {
 
 impl Group {
     /// A write of event `i` alone.
-    pub fn new(i: usize, conv: &str, guard: &Guard, update: &Document) -> Self {
+    pub fn new(i: usize, conv: &str, guard: &Guard, update: Document) -> Self {
         let mut group = Self {
             conv: conv.to_owned(),
             members: vec![i],
             once: Vec::new(),
             newer: Vec::new(),
-            update: update.clone(),
+            update,
         };
         group.add_guard(guard);
         group
@@ -100,7 +100,7 @@ pub fn group(writes: &[(String, Guard, Document)]) -> Vec<Group> {
             continue;
         }
         newest.insert(conv.as_str(), groups.len());
-        groups.push(Group::new(i, conv, guard, update));
+        groups.push(Group::new(i, conv, guard, update.clone()));
     }
     groups
 }

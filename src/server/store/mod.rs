@@ -342,7 +342,7 @@ impl Store {
 /// The filter and update that apply `update` to `conv` once, as `guard` says, and count
 /// the change in the conversation's `version`: a write of one event.
 fn guarded(conv: &str, guard: &Guard, update: Document) -> (Document, Document) {
-    coalesce::Group::new(0, conv, guard, &update).write()
+    coalesce::Group::new(0, conv, guard, update).write()
 }
 
 /// `field` is absent or below `order`: the guard of a newest-wins register. One predicate
