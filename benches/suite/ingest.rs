@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use billie_dashboard::api::FeedFrame;
+use billie_dashboard::api::Change;
 use billie_dashboard::contract::Event;
 use billie_dashboard::server::feed::Publisher;
 use billie_dashboard::server::ingest::{
@@ -170,18 +170,18 @@ async fn naive(
                     .apply(event.conv(), &planned.guard, planned.update)
                     .await?;
                 if let Applied::Changed(conversation) = applied {
-                    let frame = FeedFrame::Change {
+                    let change = Change {
                         conversation: *conversation,
                         message: planned.message,
                     };
-                    publisher.publish(&frame).await?;
+                    publisher.publish(vec![change]).await?;
                 }
                 for conversation in customer_part(store, &event).await? {
-                    let frame = FeedFrame::Change {
+                    let change = Change {
                         conversation,
                         message: None,
                     };
-                    publisher.publish(&frame).await?;
+                    publisher.publish(vec![change]).await?;
                 }
             }
         }

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use billie_dashboard::api::FeedFrame;
+use billie_dashboard::api::{Change, FeedFrame};
 use futures::StreamExt;
 use redis::AsyncCommands;
 use tokio::sync::watch;
@@ -205,22 +205,24 @@ async fn watch_feed(
         };
         seen.frames += 1;
         match serde_json::from_str::<FeedFrame>(&text)? {
-            FeedFrame::Change { conversation, .. } => {
+            FeedFrame::Changes { changes } => {
                 let Some((from, to)) = *window.borrow() else {
                     continue;
                 };
-                let now_count = conversation.message_count.max(0) as usize;
-                let count = counts.entry(conversation.id.clone()).or_default();
-                if now_count > *count {
-                    let sent = sent.read().map_err(|_| "poisoned")?;
-                    if let Some(times) = sent.get(&conversation.id) {
-                        for &at in times.iter().take(now_count).skip(*count) {
-                            if at >= from && at < to {
-                                seen.latency.push(arrived - at);
+                for Change { conversation, .. } in changes {
+                    let now_count = conversation.message_count.max(0) as usize;
+                    let count = counts.entry(conversation.id.clone()).or_default();
+                    if now_count > *count {
+                        let sent = sent.read().map_err(|_| "poisoned")?;
+                        if let Some(times) = sent.get(&conversation.id) {
+                            for &at in times.iter().take(now_count).skip(*count) {
+                                if at >= from && at < to {
+                                    seen.latency.push(arrived - at);
+                                }
                             }
                         }
+                        *count = now_count;
                     }
-                    *count = now_count;
                 }
             }
             FeedFrame::Resync => seen.resyncs += 1,

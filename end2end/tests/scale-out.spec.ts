@@ -45,10 +45,12 @@ function recordFrames(page: Page): Map<string, Set<number>> {
   page.on('websocket', (ws) =>
     ws.on('framereceived', ({ payload }) => {
       const frame = JSON.parse(String(payload));
-      if (frame.type !== 'change') return;
-      const id: string = frame.conversation.id;
-      if (!seen.has(id)) seen.set(id, new Set());
-      seen.get(id)?.add(frame.conversation.version);
+      if (frame.type !== 'changes') return;
+      for (const { conversation } of frame.changes) {
+        const id: string = conversation.id;
+        if (!seen.has(id)) seen.set(id, new Set());
+        seen.get(id)?.add(conversation.version);
+      }
     }),
   );
   return seen;

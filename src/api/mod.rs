@@ -122,21 +122,23 @@ pub struct ConversationPage {
 /// browser as JSON text.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-#[allow(
-    clippy::large_enum_variant,
-    reason = "frames are short-lived; nearly all are changes"
-)]
 pub enum FeedFrame {
     /// Sent once after connecting: everything before it must be fetched, not awaited.
     Hello,
-    /// A conversation changed; `conversation.version` orders changes.
-    Change {
-        conversation: ConversationSummary,
-        /// The message the change added, if it added one.
-        message: Option<Message>,
-    },
+    /// Conversations changed, in the order the changes were stored. The changes of one
+    /// ingest batch travel together: under load a browser gets one frame per batch, not
+    /// one per event.
+    Changes { changes: Vec<Change> },
     /// Changes were lost on the way (a slow reader, a broken upstream): refetch.
     Resync,
+}
+
+/// A conversation's new state; `conversation.version` orders a conversation's changes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub conversation: ConversationSummary,
+    /// The message the change added, if it added one.
+    pub message: Option<Message>,
 }
 
 /// Every status a conversation can have, in the order the filter tabs show them, with the

@@ -10,7 +10,7 @@ use super::format;
 use super::header::Header;
 use super::html;
 use super::live::{LiveFeed, Mark};
-use crate::api::{ConversationDetail, FeedFrame, Message, get_conversation};
+use crate::api::{Change, ConversationDetail, Message, get_conversation};
 
 #[component]
 pub fn ConversationPage() -> impl IntoView {
@@ -81,14 +81,11 @@ fn LiveConversation(
     let on_gap = refetch.clone();
     LiveFeed::get().follow(
         mark,
-        move |frame| {
-            let FeedFrame::Change {
+        move |change| {
+            let Change {
                 conversation,
                 message,
-            } = frame
-            else {
-                return;
-            };
+            } = change;
             if conversation.id != id {
                 return;
             }

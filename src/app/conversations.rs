@@ -15,7 +15,7 @@ use super::live::{LiveFeed, Mark};
 use super::paging::{LoadMore, url};
 use super::search::SearchBox;
 use crate::api::{
-    ConversationFilter, ConversationPage, ConversationSummary, FeedFrame, STATUSES, StatusCounts,
+    ConversationFilter, ConversationPage, ConversationSummary, STATUSES, StatusCounts,
     count_conversations, list_conversations,
 };
 
@@ -166,18 +166,17 @@ fn LiveList(
 
     LiveFeed::get().follow(
         mark,
-        move |frame| {
-            if let FeedFrame::Change { conversation, .. } = frame {
-                let more_below = next.with_untracked(Option::is_some);
-                let belongs = filter.with_value(|f| f.matches(conversation));
-                let placed = items
-                    .try_update(|items| place(items, conversation, belongs, more_below))
-                    .unwrap_or(true);
-                if !placed {
-                    below.update_value(|b| {
-                        b.insert(conversation.id.clone(), conversation.clone());
-                    });
-                }
+        move |change| {
+            let conversation = &change.conversation;
+            let more_below = next.with_untracked(Option::is_some);
+            let belongs = filter.with_value(|f| f.matches(conversation));
+            let placed = items
+                .try_update(|items| place(items, conversation, belongs, more_below))
+                .unwrap_or(true);
+            if !placed {
+                below.update_value(|b| {
+                    b.insert(conversation.id.clone(), conversation.clone());
+                });
             }
         },
         refetch,

@@ -1,5 +1,5 @@
 //! The browser's end of the live feed. One WebSocket per tab (opened after hydration,
-//! reopened with back-off) appends every frame to a short in-memory log; views follow the
+//! reopened with back-off) appends every change it brings to a short in-memory log; views follow the
 //! log from the moment their data was fetched, so a change that lands while a fetch is in
 //! flight is applied rather than lost. A new connection or a `resync` frame starts a new
 //! epoch: every view refetches, because changes may have been missed meanwhile.
@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 
 use leptos::prelude::*;
 
-use crate::api::FeedFrame;
+use crate::api::{Change, FeedFrame};
 
 /// How the feed is doing, for the badge in the header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,16 +21,16 @@ pub enum LiveState {
     },
 }
 
-/// Frames kept for views that fall behind; a view further behind refetches.
+/// Changes kept for views that fall behind; a view further behind refetches.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 const KEEP: usize = 512;
 
 #[derive(Debug, Clone, Default)]
 struct FeedLog {
     epoch: u64,
-    /// Position the next frame will get.
+    /// Position the next change will get.
     next: u64,
-    recent: VecDeque<(u64, FeedFrame)>,
+    recent: VecDeque<(u64, Change)>,
 }
 
 /// A position in the feed: everything after it is yet to be applied by a view.
@@ -72,13 +72,13 @@ impl LiveFeed {
         self.log.with_untracked(|log| (log.epoch, log.next))
     }
 
-    /// Calls `on_change` for each change frame after `from`, in order, and `on_resync`
-    /// instead when frames after `from` are no longer known (new connection, server asked,
+    /// Calls `on_change` for each change after `from`, in order, and `on_resync`
+    /// instead when changes after `from` are no longer known (new connection, server asked,
     /// or too far behind). Runs in the browser only.
     pub fn follow(
         self,
         from: Mark,
-        on_change: impl Fn(&FeedFrame) + 'static,
+        on_change: impl Fn(&Change) + 'static,
         on_resync: impl Fn() + 'static,
     ) {
         // Plain (thread-safe) storage: on the server a view is rendered on one worker and may
@@ -86,23 +86,23 @@ impl LiveFeed {
         let seen = StoredValue::new(from);
         Effect::new(move |_| {
             let (epoch, next) = seen.get_value();
-            let (now, frames) = self.log.with(|log| {
+            let (now, changes) = self.log.with(|log| {
                 let oldest = log.recent.front().map_or(log.next, |(n, _)| *n);
-                let frames = (log.epoch == epoch && next >= oldest).then(|| {
+                let changes = (log.epoch == epoch && next >= oldest).then(|| {
                     log.recent
                         .iter()
                         .filter(|(n, _)| *n >= next)
-                        .map(|(_, f)| f.clone())
+                        .map(|(_, c)| c.clone())
                         .collect::<Vec<_>>()
                 });
-                ((log.epoch, log.next), frames)
+                ((log.epoch, log.next), changes)
             });
             if now == (epoch, next) {
                 return;
             }
             seen.set_value(now);
-            match frames {
-                Some(frames) => frames.iter().for_each(&on_change),
+            match changes {
+                Some(changes) => changes.iter().for_each(&on_change),
                 None => on_resync(),
             }
         });
@@ -115,10 +115,12 @@ impl LiveFeed {
                 log.epoch += 1;
                 log.recent.clear();
             }
-            change @ FeedFrame::Change { .. } => {
-                log.recent.push_back((log.next, change));
-                log.next += 1;
-                if log.recent.len() > KEEP {
+            FeedFrame::Changes { changes } => {
+                for change in changes {
+                    log.recent.push_back((log.next, change));
+                    log.next += 1;
+                }
+                while log.recent.len() > KEEP {
                     log.recent.pop_front();
                 }
             }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::api::FeedFrame;
+use crate::api::Change;
 use crate::server::feed::Publisher;
 use crate::server::store::Store;
 
@@ -67,14 +67,15 @@ pub async fn run(
         let now_ms = mongodb::bson::DateTime::now().timestamp_millis();
         match store.refresh_statuses(&rules, now_ms).await {
             Ok(changed) => {
-                for conversation in changed {
-                    let frame = FeedFrame::Change {
+                let changes = changed
+                    .into_iter()
+                    .map(|conversation| Change {
                         conversation,
                         message: None,
-                    };
-                    if let Err(e) = publisher.publish(&frame).await {
-                        tracing::warn!(error = %e, "status change not published");
-                    }
+                    })
+                    .collect();
+                if let Err(e) = publisher.publish(changes).await {
+                    tracing::warn!(error = %e, "status changes not published");
                 }
             }
             Err(e) => tracing::warn!(error = %e, "status refresh failed; retrying next tick"),

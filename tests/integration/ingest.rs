@@ -236,23 +236,28 @@ async fn a_change_notice_follows_each_stored_batch() {
         Outcome::Processed(_)
     ));
 
+    // One frame per batch, one change per conversation in it.
     let mut messages = pubsub.on_message();
     let mut frames = Vec::new();
     for _ in 0..2 {
         let text: String = messages.next().await.unwrap().get_payload().unwrap();
         match serde_json::from_str::<FeedFrame>(&text).unwrap() {
-            FeedFrame::Change {
-                conversation,
-                message,
-            } => frames.push((
-                conversation.version,
-                conversation.message_count,
-                message.is_some(),
-            )),
+            FeedFrame::Changes { changes } => frames.push(
+                changes
+                    .iter()
+                    .map(|c| {
+                        (
+                            c.conversation.version,
+                            c.conversation.message_count,
+                            c.message.is_some(),
+                        )
+                    })
+                    .collect::<Vec<_>>(),
+            ),
             other => panic!("unexpected frame {other:?}"),
         }
     }
-    assert_eq!(frames, [(3, 2, false), (4, 3, true)]);
+    assert_eq!(frames, [vec![(3, 2, false)], vec![(4, 3, true)]]);
 }
 
 #[tokio::test]

@@ -1,5 +1,5 @@
-//! The live feed. Ingest publishes a change notice to a Redis pub/sub channel after every
-//! projection write; each web process holds one subscription and fans the notices out to
+//! The live feed. Ingest publishes the changes of each batch it stores, as one notice, to
+//! a Redis pub/sub channel; each web process holds one subscription and fans the notices out to
 //! its browsers over WebSockets. Going through Redis lets ingest and web run as separate
 //! processes (or many of each) and still reach every browser.
 //!
@@ -27,7 +27,7 @@ use futures::{SinkExt, StreamExt};
 use redis::AsyncCommands;
 use tokio::sync::{broadcast, watch};
 
-use crate::api::FeedFrame;
+use crate::api::{Change, FeedFrame};
 use crate::server::startup::AppState;
 
 /// Publishes change notices for every web process.
@@ -42,39 +42,41 @@ impl Publisher {
         Self { redis, channel }
     }
 
-    /// Publishes `frames` in one pipelined round trip.
-    pub async fn publish_all(&self, frames: &[FeedFrame]) -> Result<(), redis::RedisError> {
-        if frames.is_empty() {
+    /// Publishes `changes`, in order, as frames of at most [`FRAME_CHANGES`] changes, in
+    /// one pipelined round trip.
+    pub async fn publish(&self, changes: Vec<Change>) -> Result<(), redis::RedisError> {
+        if changes.is_empty() {
             return Ok(());
         }
         let mut pipe = redis::pipe();
-        for frame in frames {
-            let text = serde_json::to_string(frame).map_err(|e| {
-                redis::RedisError::from((
-                    redis::ErrorKind::Client,
-                    "notice not serialisable",
-                    e.to_string(),
-                ))
-            })?;
-            pipe.publish(&self.channel, text).ignore();
-        }
-        let mut conn = self.redis.clone();
-        pipe.query_async::<()>(&mut conn).await
-    }
-
-    pub async fn publish(&self, frame: &FeedFrame) -> Result<(), redis::RedisError> {
-        let text = serde_json::to_string(frame).map_err(|e| {
+        for text in frames(changes).map_err(|e| {
             redis::RedisError::from((
                 redis::ErrorKind::Client,
                 "notice not serialisable",
                 e.to_string(),
             ))
-        })?;
+        })? {
+            pipe.publish(&self.channel, text).ignore();
+        }
         let mut conn = self.redis.clone();
-        let _receivers: i64 = conn.publish(&self.channel, text).await?;
-        Ok(())
+        pipe.query_async::<()>(&mut conn).await
     }
 }
+
+/// `changes`, in order, as the text of frames of at most [`FRAME_CHANGES`] changes.
+fn frames(mut changes: Vec<Change>) -> Result<Vec<String>, serde_json::Error> {
+    let mut texts = Vec::with_capacity(changes.len().div_ceil(FRAME_CHANGES));
+    while !changes.is_empty() {
+        let rest = changes.split_off(changes.len().min(FRAME_CHANGES));
+        texts.push(serde_json::to_string(&FeedFrame::Changes { changes })?);
+        changes = rest;
+    }
+    Ok(texts)
+}
+
+/// Most changes in one frame: a browser parses a frame at once, so a huge batch (a replay,
+/// a backlog) is cut into frames it can take without a visible pause.
+pub const FRAME_CHANGES: usize = 200;
 
 /// Close code telling a browser its session has ended: sign in again.
 pub const SIGNED_OUT: u16 = 4001;
@@ -255,6 +257,45 @@ async fn send_burst(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn change(version: i64) -> Change {
+        Change {
+            conversation: crate::api::ConversationSummary {
+                id: "c1".to_owned(),
+                application_number: None,
+                customer_id: None,
+                customer_name: None,
+                loan_amount: None,
+                loan_purpose: None,
+                status: "active".to_owned(),
+                started_at_ms: None,
+                last_activity_ms: None,
+                message_count: 0,
+                version,
+            },
+            message: None,
+        }
+    }
+
+    #[test]
+    fn a_batch_of_changes_leaves_in_order_in_frames_a_browser_can_take() {
+        let texts = frames((1..=450).map(change).collect()).unwrap();
+        let versions: Vec<Vec<i64>> = texts
+            .iter()
+            .map(|text| match serde_json::from_str(text).unwrap() {
+                FeedFrame::Changes { changes } => {
+                    changes.iter().map(|c| c.conversation.version).collect()
+                }
+                other => panic!("unexpected frame {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            versions.iter().map(Vec::len).collect::<Vec<_>>(),
+            [200, 200, 50]
+        );
+        assert!(versions.concat().into_iter().eq(1..=450));
+        assert!(frames(Vec::new()).unwrap().is_empty());
+    }
 
     #[test]
     fn fixed_frames_match_their_serialisation() {

@@ -1,6 +1,6 @@
 //! The ledger consumer. It reads `chatLedger` through a consumer group a batch at a time,
-//! writes the batch's projections in one round trip, publishes a change notice per changed
-//! conversation and only then acknowledges the entries, so an entry whose effect is not
+//! writes the batch's projections in one round trip, publishes the batch's changes (one per
+//! changed conversation) and only then acknowledges the entries, so an entry whose effect is not
 //! stored is never lost: it stays pending and is read again.
 //!
 //! [`Consumer::try_execute_task`] does one step (one batch) and says what happened; the
@@ -23,7 +23,7 @@ use redis::{
 };
 use tokio::sync::watch;
 
-use crate::api::FeedFrame;
+use crate::api::Change;
 use crate::contract::{Body, Event, ParseError, RawEntry};
 use crate::server::feed::Publisher;
 use crate::server::metrics::{Disposition, Metrics};
@@ -392,8 +392,8 @@ pub async fn apply_event(
 }
 
 /// Stores the effects of a batch of events in one write (see `store::batch`), then the
-/// customer parts, and publishes one notice per changed conversation with its state
-/// after the batch. A conversation changed by exactly one event of the batch gets that
+/// customer parts, and publishes the batch's changes together: one per changed
+/// conversation, with its state after the batch. A conversation changed by exactly one event of the batch gets that
 /// event's message in its notice, so an open transcript grows without a refetch. An event
 /// whose write the store refused gets its error, and nothing else of it is done.
 pub async fn apply_events(
@@ -470,11 +470,11 @@ pub async fn apply_events(
     }
     let ids: Vec<String> = changed.iter().map(|(c, _, _)| c.clone()).collect();
     let mut summaries = store.summaries(&ids).await?;
-    let frames: Vec<FeedFrame> = changed
+    let changes: Vec<Change> = changed
         .into_iter()
         .filter_map(|(conv, count, message)| {
             let conversation = summaries.remove(&conv)?;
-            Some(FeedFrame::Change {
+            Some(Change {
                 conversation,
                 message: message.filter(|_| count == 1),
             })
@@ -482,7 +482,7 @@ pub async fn apply_events(
         .collect();
     // The effects are stored; a lost notice is repaired by the browsers' resync, so it
     // does not hold up the stream.
-    if let Err(e) = publisher.publish_all(&frames).await {
+    if let Err(e) = publisher.publish(changes).await {
         tracing::warn!(error = %e, "change notices not published");
     }
     Ok(dispositions)
