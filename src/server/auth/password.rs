@@ -1,18 +1,42 @@
 //! Password hashing: argon2id with the crate's defaults (m = 19 MiB, t = 2, p = 1),
 //! always on a blocking thread so a login never stalls the async runtime.
+//!
+//! At most [`AT_ONCE`] hashes run at a time, the rest wait their turn: a burst of sign-ins
+//! (a shift starting, or someone guessing) then costs a bounded share of the cores and of
+//! memory, instead of one 19 MiB buffer on each of up to 512 blocking threads, which the
+//! allocator keeps afterwards.
 
 use argon2::{
     Argon2, PasswordHash, PasswordHasher, PasswordVerifier,
     password_hash::{SaltString, rand_core::OsRng},
 };
 
+use tokio::sync::Semaphore;
+
 use super::AuthError;
+
+/// Hashes computed at once.
+const AT_ONCE: usize = 2;
+static HASHING: Semaphore = Semaphore::const_new(AT_ONCE);
+
+/// Runs `work` on a blocking thread once a hashing slot is free.
+async fn hashing<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, AuthError> + Send + 'static,
+) -> Result<T, AuthError> {
+    let _slot = HASHING
+        .acquire()
+        .await
+        .map_err(|e| AuthError::Hash(e.to_string()))?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| AuthError::Hash(e.to_string()))?
+}
 
 /// A hash to check against when the account does not exist (see `Backend::authenticate`).
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$4tWb5RZaBWBwNnZqHk0Bx0XrkWF4oPMV5lnwHBkwyfw";
 
 pub async fn hash(password: String) -> Result<String, AuthError> {
-    tokio::task::spawn_blocking(move || {
+    hashing(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
@@ -20,12 +44,11 @@ pub async fn hash(password: String) -> Result<String, AuthError> {
             .map_err(|e| AuthError::Hash(e.to_string()))
     })
     .await
-    .map_err(|e| AuthError::Hash(e.to_string()))?
 }
 
 /// Whether `password` matches `hash`; with no hash, does the same work and says no.
 pub async fn verify(password: String, hash: Option<String>) -> Result<bool, AuthError> {
-    tokio::task::spawn_blocking(move || {
+    hashing(move || {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| DUMMY_HASH.to_owned());
         let parsed = PasswordHash::new(&hash).map_err(|e| AuthError::Hash(e.to_string()))?;
@@ -35,7 +58,6 @@ pub async fn verify(password: String, hash: Option<String>) -> Result<bool, Auth
         Ok(known && matches)
     })
     .await
-    .map_err(|e| AuthError::Hash(e.to_string()))?
 }
 
 #[cfg(test)]
@@ -53,5 +75,24 @@ mod tests {
         );
         assert!(!verify("wrong horse battery".into(), Some(h)).await.unwrap());
         assert!(!verify("anything".into(), None).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn sign_ins_beyond_the_hashing_slots_wait_their_turn() {
+        let h = hash("correct horse battery".into()).await.unwrap();
+        let checks = (0..3 * AT_ONCE).map(|i| {
+            let password = if i % 2 == 0 {
+                "correct horse battery"
+            } else {
+                "wrong"
+            };
+            verify(password.into(), Some(h.clone()))
+        });
+        let results = futures::future::join_all(checks).await;
+        let matched: Vec<bool> = results.into_iter().map(Result::unwrap).collect();
+        assert_eq!(
+            matched,
+            (0..3 * AT_ONCE).map(|i| i % 2 == 0).collect::<Vec<_>>()
+        );
     }
 }

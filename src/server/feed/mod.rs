@@ -78,6 +78,16 @@ fn frames(mut changes: Vec<Change>) -> Result<Vec<String>, serde_json::Error> {
 /// a backlog) is cut into frames it can take without a visible pause.
 pub const FRAME_CHANGES: usize = 200;
 
+/// A socket's read buffer, and the largest message a browser may send (it sends none).
+const READ_BUFFER: usize = 4 * 1024;
+/// Frames gathered for one socket before they are written out (a burst is flushed anyway).
+const WRITE_BUFFER: usize = 16 * 1024;
+
+/// Frames the hub keeps for sockets that are behind; a socket further behind gets
+/// `resync`. A frame holds a whole batch, so this is a few seconds of a busy ledger, and
+/// the memory the hub may hold stays bounded by it.
+const HUB_FRAMES: usize = 256;
+
 /// Close code telling a browser its session has ended: sign in again.
 pub const SIGNED_OUT: u16 = 4001;
 
@@ -93,7 +103,7 @@ pub struct Hub {
 impl Hub {
     /// A hub relaying change notices from `channel`.
     pub fn new(channel: String) -> Self {
-        let (frames, _) = broadcast::channel(1024);
+        let (frames, _) = broadcast::channel(HUB_FRAMES);
         let (kicks, _) = broadcast::channel(64);
         Self {
             frames,
@@ -172,7 +182,13 @@ pub async fn websocket(
     let kicks = state.hub.kicks.subscribe();
     let shutdown = state.shutdown.clone();
     let user = session.user.map(|u| u.id).unwrap_or_default();
-    upgrade.on_upgrade(move |socket| serve_socket(socket, user, frames, kicks, shutdown))
+    upgrade
+        // A browser only ever sends control frames; the buffers that tungstenite sizes
+        // for bulk transfers (128 KiB each way) would cost 128 MB at 1,000 sockets.
+        .read_buffer_size(READ_BUFFER)
+        .max_message_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
+        .on_upgrade(move |socket| serve_socket(socket, user, frames, kicks, shutdown))
 }
 
 async fn serve_socket(
