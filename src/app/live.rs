@@ -1,7 +1,7 @@
 //! The browser's end of the live feed. One WebSocket per tab (opened after hydration,
-//! reopened with back-off) appends every change it brings to a short in-memory log; views follow the
-//! log from the moment their data was fetched, so a change that lands while a fetch is in
-//! flight is applied rather than lost. A new connection or a `resync` frame starts a new
+//! reopened with back-off) appends every change it brings to a short in-memory log; views
+//! follow the log from the moment their data was fetched, so a change that lands while a
+//! fetch is in flight is applied rather than lost. A new connection or a `resync` frame starts a new
 //! epoch: every view refetches, because changes may have been missed meanwhile.
 
 use std::collections::VecDeque;

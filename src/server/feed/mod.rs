@@ -1,6 +1,6 @@
 //! The live feed. Ingest publishes the changes of each batch it stores, as one notice, to
-//! a Redis pub/sub channel; each web process holds one subscription and fans the notices out to
-//! its browsers over WebSockets. Going through Redis lets ingest and web run as separate
+//! a Redis pub/sub channel; each web process holds one subscription and fans the notices
+//! out to its browsers over WebSockets. Going through Redis lets ingest and web run as separate
 //! processes (or many of each) and still reach every browser.
 //!
 //! A notice is serialised once, by the publisher, and forwarded as the same shared,

@@ -1,7 +1,7 @@
 //! The ledger consumer. It reads `chatLedger` through a consumer group a batch at a time,
-//! writes the batch's projections in one round trip, publishes the batch's changes (one per
-//! changed conversation) and only then acknowledges the entries, so an entry whose effect is not
-//! stored is never lost: it stays pending and is read again.
+//! writes the batch's projections in one round trip, publishes the batch's changes (one
+//! per changed conversation) and only then acknowledges the entries, so an entry whose
+//! effect is not stored is never lost: it stays pending and is read again.
 //!
 //! [`Consumer::try_execute_task`] does one step (one batch) and says what happened; the
 //! background loop in [`run`] calls it forever, and tests call it step by step.
@@ -393,8 +393,9 @@ pub async fn apply_event(
 
 /// Stores the effects of a batch of events in one write (see `store::batch`), then the
 /// customer parts, and publishes the batch's changes together: one per changed
-/// conversation, with its state after the batch. A conversation changed by exactly one event of the batch gets that
-/// event's message in its notice, so an open transcript grows without a refetch. An event
+/// conversation, with its state after the batch. A conversation changed by exactly one
+/// event of the batch gets that event's message in its change, so an open transcript
+/// grows without a refetch. An event
 /// whose write the store refused gets its error, and nothing else of it is done.
 pub async fn apply_events(
     store: &Store,
@@ -440,8 +441,10 @@ pub async fn apply_events(
         renamed.extend(part?);
     }
 
-    // Which conversations changed, and by how many events (in first-change order).
+    // Which conversations changed, and by how many events (in first-change order), with
+    // each one's place in that list: a batch holds up to a thousand events.
     let mut changed: Vec<(String, usize, Option<crate::api::Message>)> = Vec::new();
+    let mut place: HashMap<String, usize> = HashMap::new();
     for ((&i, outcome), message) in planned.iter().zip(applied).zip(messages) {
         match outcome {
             Ok(true) => dispositions[i] = Ok(Disposition::Applied),
@@ -455,13 +458,17 @@ pub async fn apply_events(
             }
         }
         let conv = events[i].conv();
-        match changed.iter_mut().find(|(c, _, _)| c == conv) {
-            Some((_, count, _)) => *count += 1,
-            None => changed.push((conv.to_owned(), 1, message)),
+        match place.get(conv) {
+            Some(&at) => changed[at].1 += 1,
+            None => {
+                place.insert(conv.to_owned(), changed.len());
+                changed.push((conv.to_owned(), 1, message));
+            }
         }
     }
     for summary in &renamed {
-        if !changed.iter().any(|(c, _, _)| *c == summary.id) {
+        if !place.contains_key(&summary.id) {
+            place.insert(summary.id.clone(), changed.len());
             changed.push((summary.id.clone(), 2, None));
         }
     }
