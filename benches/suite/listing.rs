@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use futures::TryStreamExt;
 use mongodb::bson::{self, Document, doc};
 
-use billie_dashboard::api::{ConversationPage, StatusCounts};
+use billie_dashboard::api::{ConversationPage, StatusCounts, search_words};
 use billie_dashboard::server::store::Store;
 
 use crate::http::{Client, form_encode};
@@ -174,6 +174,9 @@ async fn seed(env: &Env, db: &str, total: usize) -> Result<(), BenchError> {
         conversation.insert("_id", format!("bench-{i:06}"));
         conversation.insert("application_number", &app);
         conversation.insert("customer_id", format!("CB{i:06}"));
+        let mut words = search_words(&app);
+        words.extend(search_words(&name));
+        conversation.insert("search_words", words);
         conversation.insert("customer_name", name);
         conversation.insert("started_at", at);
         conversation.insert("last_activity_at", at);

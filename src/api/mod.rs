@@ -156,8 +156,11 @@ pub const STATUSES: [(&str, &str); 7] = [
 /// Longest search term accepted.
 pub const MAX_SEARCH: usize = 100;
 
-/// Which conversations a list shows: those matching `search` (application number or
-/// customer name, case-insensitive) and `status`.
+/// Which conversations a list shows: those matching `search` and `status`. A search
+/// matches a conversation when every word of it is a word of the conversation's
+/// application number or customer name, whatever the case (see [`search_words`]):
+/// "smith jane" and "SMITH" find Jane Smith, "0042" finds APP-2026-0042, "smi" finds
+/// neither.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ConversationFilter {
     pub search: Option<String>,
@@ -167,9 +170,10 @@ pub struct ConversationFilter {
 impl ConversationFilter {
     /// Builds the filter from what a URL says, refusing what no list could show.
     pub fn parse(search: Option<String>, status: Option<String>) -> Result<Self, FilterError> {
+        // A search without a letter or a digit would match everything: it is no search.
         let search = search
             .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty());
+            .filter(|s| !search_words(s).is_empty());
         if search
             .as_ref()
             .is_some_and(|s| s.chars().count() > MAX_SEARCH)
@@ -194,12 +198,29 @@ impl ConversationFilter {
         let Some(search) = &self.search else {
             return true;
         };
-        let needle = search.to_lowercase();
-        [&c.application_number, &c.customer_name]
+        let words: Vec<String> = [&c.application_number, &c.customer_name]
             .into_iter()
             .flatten()
-            .any(|field| field.to_lowercase().contains(&needle))
+            .flat_map(|field| search_words(field))
+            .collect();
+        search_words(search)
+            .iter()
+            .all(|wanted| words.contains(wanted))
     }
+}
+
+/// The words a search finds `text` by, and the words of a search: its runs of letters and
+/// digits, in lower case, each once. The store indexes a conversation by the words of its
+/// application numbers and customer names, so a search is a few index lookups, not a scan.
+pub fn search_words(text: &str) -> Vec<String> {
+    let mut words: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    words.sort_unstable();
+    words.dedup();
+    words
 }
 
 /// A list request that cannot be answered.

@@ -196,6 +196,15 @@ async fn start_ingest(
         },
     )
     .await?;
+    // Conversations stored by an older version get their search words, in the background.
+    let backfill = store.clone();
+    tokio::spawn(async move {
+        match backfill.add_missing_search_words().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(conversations = n, "search words added"),
+            Err(e) => tracing::warn!(error = %e, "search words not added to older conversations"),
+        }
+    });
     tokio::spawn(status::run(
         store.clone(),
         publisher,

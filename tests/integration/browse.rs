@@ -144,6 +144,60 @@ async fn the_customer_name_reaches_every_conversation_newest_first() {
         "a second application changes nothing"
     );
     assert_eq!(after.customer_name.as_deref(), Some("Saanvi Rao-Singh"));
+
+    // Both conversations are found by the new name, and still by the number.
+    let found = |search: &str| {
+        let store = env.store.clone();
+        let filter = filter(Some(search), None);
+        async move {
+            let page = store.list_conversations(&filter, None, 50).await.unwrap();
+            let mut ids: Vec<String> = page.items.into_iter().map(|c| c.id).collect();
+            ids.sort();
+            ids
+        }
+    };
+    assert_eq!(found("singh saanvi").await, ["a", "b"]);
+    assert_eq!(found("app-b").await, ["b"]);
+}
+
+#[tokio::test]
+async fn conversations_stored_before_search_words_get_them() {
+    let env = TestEnv::new().await;
+    let conversations = env
+        .db
+        .collection::<mongodb::bson::Document>("conversations");
+    let now = mongodb::bson::DateTime::now();
+    conversations
+        .insert_many([
+            mongodb::bson::doc! {
+                "_id": "old-1", "application_number": "APP-77-Q", "customer_name": "Ana Lima",
+                "status": "active", "last_activity_at": now, "version": 1_i64,
+            },
+            mongodb::bson::doc! {
+                "_id": "old-2", "application": { "application_number": "APP-88-R" },
+                "status": "active", "last_activity_at": now, "version": 1_i64,
+            },
+        ])
+        .await
+        .unwrap();
+    let ids = |search: &str| {
+        let store = env.store.clone();
+        let filter = filter(Some(search), None);
+        async move {
+            let page = store.list_conversations(&filter, None, 50).await.unwrap();
+            page.items.into_iter().map(|c| c.id).collect::<Vec<_>>()
+        }
+    };
+    assert!(ids("lima").await.is_empty(), "not searchable yet");
+
+    assert_eq!(env.store.add_missing_search_words().await.unwrap(), 2);
+    assert_eq!(ids("lima ana").await, ["old-1"]);
+    assert_eq!(ids("88-r").await, ["old-2"]);
+    assert_eq!(
+        env.store.add_missing_search_words().await.unwrap(),
+        0,
+        "a second run finds nothing to do"
+    );
 }
 
 #[tokio::test]
@@ -203,9 +257,25 @@ async fn search_status_filter_and_counts_agree() {
         "application number"
     );
     assert_eq!(list(filter(Some("app-"), Some("declined"))).await, ["c2"]);
+    assert_eq!(
+        list(filter(Some("BRIEN (o')"), None)).await,
+        ["c1"],
+        "words in any order, punctuation aside"
+    );
     assert!(
-        list(filter(Some("app-.*"), None)).await.is_empty(),
-        "no regex from users"
+        list(filter(Some("o'bri"), None)).await.is_empty(),
+        "whole words only"
+    );
+    assert!(
+        list(filter(Some("zoë haddad"), None)).await.is_empty(),
+        "every word"
+    );
+    assert!(
+        ConversationFilter::parse(Some(".*".into()), None)
+            .unwrap()
+            .search
+            .is_none(),
+        "a search without a word is no search"
     );
     assert_eq!(list(filter(None, Some("declined"))).await, ["c2"]);
 

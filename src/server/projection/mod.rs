@@ -9,9 +9,9 @@ mod noticeboard;
 mod registers;
 mod started;
 
-use mongodb::bson::Document;
+use mongodb::bson::{Document, doc};
 
-use crate::api::Message;
+use crate::api::{Message, search_words};
 use crate::contract::{Body, Event};
 
 /// Settings that bound what a conversation document keeps.
@@ -50,6 +50,19 @@ pub struct Projection {
     pub update: Document,
     /// The transcript message the event adds, for the live feed.
     pub message: Option<Message>,
+}
+
+/// The field holding a conversation's search words: those of every application number and
+/// customer name it has had (see [`crate::api::search_words`]). It is indexed with the
+/// activity time, so a search is an index lookup per word rather than a scan.
+pub const SEARCH_WORDS: &str = "search_words";
+
+/// Adds the words of `text` to the conversation's search words.
+pub fn add_search_words(update: &mut Document, text: &str) {
+    let words = search_words(text);
+    if !words.is_empty() {
+        update.insert("$addToSet", doc! { SEARCH_WORDS: { "$each": words } });
+    }
 }
 
 /// The effect of `event`, or `None` for a type the contract does not know (acknowledged

@@ -35,7 +35,11 @@ pub fn application(event: &Event, d: &ApplicationDetails) -> Projection {
         "loan_fee": num(d.loan_fee),
         "loan_total_payable": num(d.loan_total_payable),
     };
-    register(event, "application", value, None)
+    let mut projection = register(event, "application", value, None);
+    if let Some(app) = &d.application_number {
+        super::add_search_words(&mut projection.update, app);
+    }
+    projection
 }
 
 pub fn assessment(event: &Event, a: &Assessment) -> Projection {

@@ -30,6 +30,13 @@ pub fn project(event: &Event) -> Projection {
     if !set.is_empty() {
         update.insert("$set", set);
     }
+    if let Body::Started {
+        application_number: Some(app),
+        ..
+    } = &event.body
+    {
+        super::add_search_words(&mut update, app);
+    }
     Projection {
         guard: Guard::Once(event.id.key()),
         update,

@@ -76,7 +76,13 @@ impl Group {
         let mut update = self.update.clone();
         if !self.once.is_empty() {
             filter.insert("applied", doc! { "$nin": &self.once });
-            update.insert("$addToSet", doc! { "applied": { "$each": &self.once } });
+            // Beside any other set the events add to (a conversation's search words).
+            let mut add = update
+                .get_document("$addToSet")
+                .cloned()
+                .unwrap_or_default();
+            add.insert("applied", doc! { "$each": &self.once });
+            update.insert("$addToSet", add);
         }
         for (field, order) in &self.newer {
             filter.extend(super::below(&format!("{field}.order"), *order));

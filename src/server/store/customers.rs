@@ -14,6 +14,7 @@ use mongodb::options::ReturnDocument;
 use super::listing::regex_escape;
 use super::{Store, StoreError, SummaryDoc, below, summary_projection};
 use crate::api::{ConversationSummary, Customer, CustomerPage, CustomerProfile, CustomerSummary};
+use crate::server::projection::add_search_words;
 use crate::server::projection::customer::{order_of, stored_value};
 
 /// Where unnamed customers sort: after every name.
@@ -100,13 +101,14 @@ impl Store {
             on_conversation.insert("customer_name", doc! { "$ne": &name.name });
             let updated = self
                 .conversations
-                .find_one_and_update(
-                    on_conversation,
-                    doc! {
+                .find_one_and_update(on_conversation, {
+                    let mut update = doc! {
                         "$set": { "customer_name": &name.name, "customer_name_order": &name.order },
                         "$inc": { "version": 1_i64 },
-                    },
-                )
+                    };
+                    add_search_words(&mut update, &name.name);
+                    update
+                })
                 .projection(summary_projection())
                 .return_document(ReturnDocument::After)
                 .await?;

@@ -6,7 +6,10 @@
 use mongodb::bson::{self, Bson, Document, doc};
 
 use super::{Store, StoreError, SummaryDoc, summary_projection};
-use crate::api::{ConversationFilter, ConversationPage, ConversationSummary, StatusCounts};
+use crate::api::{
+    ConversationFilter, ConversationPage, ConversationSummary, StatusCounts, search_words,
+};
+use crate::server::projection::SEARCH_WORDS;
 
 impl Store {
     /// A page of the conversations `filter` selects, after the one `after` ends.
@@ -134,15 +137,18 @@ fn filter_query(filter: &ConversationFilter) -> Document {
         query.insert("status", status.as_str());
     }
     if let Some(search) = &filter.search {
-        let contains = doc! { "$regex": regex_escape(search), "$options": "i" };
-        // Inside an `$and`: some servers (secantusd-rs) plan a top-level `$or` as a scan
-        // of the whole collection, ignoring the time window beside it.
-        let any = doc! { "$or": [
-            { "application_number": contains.clone() },
-            { "application.application_number": contains.clone() },
-            { "customer_name": contains },
-        ] };
-        query.insert("$and", vec![any]);
+        // Each word is one of the conversation's search words: a point of the
+        // `by_search_word` index, whose entries under it are in activity order. The
+        // longest word goes first: some servers (secantusd-rs) read the index for the
+        // first clause only, and a long word is the likeliest to be rare ("04217" rather
+        // than "app").
+        let mut words = search_words(search);
+        words.sort_by_key(|word| std::cmp::Reverse(word.chars().count()));
+        let clauses: Vec<Document> = words
+            .into_iter()
+            .map(|word| doc! { SEARCH_WORDS: word })
+            .collect();
+        query.insert("$and", clauses);
     }
     query
 }
@@ -203,14 +209,21 @@ mod tests {
     }
 
     #[test]
-    fn search_text_is_matched_literally() {
+    fn a_search_is_its_words_longest_first() {
         assert_eq!(regex_escape("a.b*(c)"), r"a\.b\*\(c\)");
         let query = filter_query(&ConversationFilter {
-            search: Some("app-2026".into()),
+            search: Some("APP-04217 (x.*)".into()),
             status: Some("paused".into()),
         });
         assert_eq!(query.get_str("status"), Ok("paused"));
-        assert!(query.get_array("$and").is_ok());
+        assert_eq!(
+            query.get_array("$and"),
+            Ok(&vec![
+                doc! { SEARCH_WORDS: "04217" }.into(),
+                doc! { SEARCH_WORDS: "app" }.into(),
+                doc! { SEARCH_WORDS: "x" }.into(),
+            ])
+        );
     }
 
     #[test]
@@ -221,8 +234,12 @@ mod tests {
             status: None,
         };
         assert!(with("app-2026").matches(&c));
-        assert!(with("zoË o'b").matches(&c));
+        assert!(with("O'BRIEN zoË").matches(&c));
+        assert!(with("0042").matches(&c));
+        // Whole words only, every one of them.
+        assert!(!with("o'b").matches(&c));
         assert!(!with("0043").matches(&c));
+        assert!(!with("zoë smith").matches(&c));
         let paused = ConversationFilter {
             search: None,
             status: Some("paused".into()),

@@ -27,7 +27,7 @@ use crate::api::{
     NoticeboardEntry,
 };
 use crate::server::config::ConfigError;
-use crate::server::projection::Guard;
+use crate::server::projection::{Guard, SEARCH_WORDS};
 
 /// A failure of the store. Ingest treats every one as transient: the entry stays
 /// unacknowledged and is retried.
@@ -110,6 +110,19 @@ impl Store {
                     .build(),
             )
             .await?;
+        // The list searched: one entry per search word, in activity order under each.
+        self.conversations
+            .create_index(
+                IndexModel::builder()
+                    .keys(doc! { SEARCH_WORDS: 1, "last_activity_at": -1, "_id": -1 })
+                    .options(
+                        IndexOptions::builder()
+                            .name("by_search_word".to_owned())
+                            .build(),
+                    )
+                    .build(),
+            )
+            .await?;
         // The list filtered by status; by customer for a profile; customers by name.
         self.conversations
             .create_index(
@@ -175,6 +188,47 @@ impl Store {
             )
             .await?;
         Ok(())
+    }
+
+    /// Gives the search words of their application numbers and customer name to the
+    /// conversations stored before search words existed; returns how many it changed.
+    /// Harmless to run again, or from two processes at once.
+    pub async fn add_missing_search_words(&self) -> Result<u64, StoreError> {
+        let missing = doc! { SEARCH_WORDS: { "$exists": false } };
+        let mut cursor = self
+            .conversations
+            .find(missing.clone())
+            .projection(doc! {
+                "application_number": 1,
+                "application.application_number": 1,
+                "customer_name": 1,
+            })
+            .await?;
+        let mut changed = 0;
+        while cursor.advance().await? {
+            let doc: SummaryDoc = bson::from_slice(cursor.current().as_bytes())?;
+            let texts = [
+                doc.application_number,
+                doc.brief.application_number,
+                doc.customer_name,
+            ];
+            let words: Vec<String> = texts
+                .iter()
+                .flatten()
+                .flat_map(|text| crate::api::search_words(text))
+                .collect();
+            let mut filter = missing.clone();
+            filter.insert("_id", &doc.id);
+            let result = self
+                .conversations
+                .update_one(
+                    filter,
+                    doc! { "$addToSet": { SEARCH_WORDS: { "$each": words } } },
+                )
+                .await?;
+            changed += result.modified_count;
+        }
+        Ok(changed)
     }
 
     /// Round trip to the server, for readiness checks.
