@@ -106,10 +106,23 @@ fn main() -> ExitCode {
 
 async fn run() -> Result<(), BenchError> {
     let env = Env::from_env()?;
+    // `BENCH_ONLY=ingest` or `latency`: a quick look at one measure while working on it,
+    // printed, with no report.
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    if only == "latency" {
+        let mut live = latency::run(&env, env.clients, env.rate, env.seconds).await?;
+        eprintln!(
+            "latency p50 {} ms, p99 {} ms; RSS {} MB connected, {} MB peak",
+            live.latency.percentile(50.0).as_millis(),
+            live.latency.percentile(99.0).as_millis(),
+            live.rss_connected / 1_000_000,
+            live.rss_peak / 1_000_000,
+        );
+        return Ok(());
+    }
     let bundle = report::Bundle::measure(&env.wasm)?;
     let ingest = ingest::run(&env, env.conversations).await?;
-    // `BENCH_ONLY=ingest`: a quick look at ingest while working on it; no report.
-    if std::env::var("BENCH_ONLY").is_ok_and(|only| only == "ingest") {
+    if only == "ingest" {
         return Ok(());
     }
     // A later measure failing still leaves the earlier ones in the report.

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::server::config::ServeSettings;
-use crate::server::{startup, telemetry};
+use crate::server::{memory, startup, telemetry};
 
 #[derive(Debug, Parser)]
 #[command(name = "billie-dashboard", version, about)]
@@ -48,6 +48,7 @@ enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init();
+    memory::return_large_blocks();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {

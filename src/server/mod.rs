@@ -9,6 +9,7 @@ pub mod auth;
 pub mod config;
 pub mod feed;
 pub mod ingest;
+pub mod memory;
 pub mod metrics;
 pub mod projection;
 pub mod startup;
