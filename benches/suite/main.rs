@@ -106,8 +106,8 @@ fn main() -> ExitCode {
 
 async fn run() -> Result<(), BenchError> {
     let env = Env::from_env()?;
-    // `BENCH_ONLY=ingest` or `latency`: a quick look at one measure while working on it,
-    // printed, with no report.
+    // `BENCH_ONLY=ingest`, `list` (after ingest, which seeds it) or `latency`: a quick
+    // look at one measure while working on it, printed, with no report.
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     if only == "latency" {
         let mut live = latency::run(&env, env.clients, env.rate, env.seconds).await?;
@@ -123,6 +123,17 @@ async fn run() -> Result<(), BenchError> {
     let bundle = report::Bundle::measure(&env.wasm)?;
     let ingest = ingest::run(&env, env.conversations).await?;
     if only == "ingest" {
+        return Ok(());
+    }
+    if only == "list" {
+        for mut scenario in listing::run(&env, env.list_size).await?.scenarios {
+            eprintln!(
+                "{}: p50 {:.1} ms, p95 {:.1} ms",
+                scenario.name,
+                scenario.samples.percentile(50.0).as_secs_f64() * 1000.0,
+                scenario.samples.percentile(95.0).as_secs_f64() * 1000.0,
+            );
+        }
         return Ok(());
     }
     // A later measure failing still leaves the earlier ones in the report.
