@@ -42,7 +42,15 @@ impl Store {
             top = Some(at);
         }
         let newest = top.unwrap_or_else(bson::DateTime::now).timestamp_millis();
-        let mut span = FIRST_WINDOW_MS;
+        // A search for a number (an application number, nearly unique) is one open query:
+        // it reads only its word's few index entries. In a time window, secantusd-rs
+        // reads the window's conversations instead, so a rare word walked through every
+        // window (up to a second at 100,000 conversations).
+        let mut span = if searches_a_number(filter) {
+            LAST_WINDOW_MS.saturating_mul(8)
+        } else {
+            FIRST_WINDOW_MS
+        };
         while items.len() < want {
             let mut range = Document::new();
             if let Some(top) = top {
@@ -153,6 +161,20 @@ fn filter_query(filter: &ConversationFilter) -> Document {
     query
 }
 
+/// Whether the longest word of the search (the one its query reads the index by) has a
+/// digit: part of an application number rather than of a name.
+fn searches_a_number(filter: &ConversationFilter) -> bool {
+    let words = filter
+        .search
+        .as_deref()
+        .map(search_words)
+        .unwrap_or_default();
+    words
+        .iter()
+        .min_by_key(|word| std::cmp::Reverse(word.chars().count()))
+        .is_some_and(|word| word.chars().any(|c| c.is_numeric()))
+}
+
 /// The first time window a page is looked for in (an hour), and the widest before the
 /// rest of the history is asked for at once (about four years).
 const FIRST_WINDOW_MS: i64 = 60 * 60 * 1000;
@@ -224,6 +246,18 @@ mod tests {
                 doc! { SEARCH_WORDS: "x" }.into(),
             ])
         );
+    }
+
+    #[test]
+    fn a_search_led_by_a_number_is_one_open_query() {
+        let search = |text: &str| ConversationFilter {
+            search: Some(text.into()),
+            status: None,
+        };
+        assert!(searches_a_number(&search("APP-04217")));
+        assert!(searches_a_number(&search("jo 2026")));
+        assert!(!searches_a_number(&search("smith 42")));
+        assert!(!searches_a_number(&ConversationFilter::default()));
     }
 
     #[test]
