@@ -144,15 +144,10 @@ fn filter_query(filter: &ConversationFilter) -> Document {
     if let Some(status) = &filter.status {
         query.insert("status", status.as_str());
     }
-    if let Some(search) = &filter.search {
+    if filter.search.is_some() {
         // Each word is one of the conversation's search words: a point of the
-        // `by_search_word` index, whose entries under it are in activity order. The
-        // longest word goes first: some servers (secantusd-rs) read the index for the
-        // first clause only, and a long word is the likeliest to be rare ("04217" rather
-        // than "app").
-        let mut words = search_words(search);
-        words.sort_by_key(|word| std::cmp::Reverse(word.chars().count()));
-        let clauses: Vec<Document> = words
+        // `by_search_word` index, whose entries under it are in activity order.
+        let clauses: Vec<Document> = search_order(filter)
             .into_iter()
             .map(|word| doc! { SEARCH_WORDS: word })
             .collect();
@@ -161,18 +156,25 @@ fn filter_query(filter: &ConversationFilter) -> Document {
     query
 }
 
-/// Whether the longest word of the search (the one its query reads the index by) has a
-/// digit: part of an application number rather than of a name.
-fn searches_a_number(filter: &ConversationFilter) -> bool {
-    let words = filter
+/// The words of the filter's search, longest first: some servers (secantusd-rs) read the
+/// index for the first clause only, and a long word is the likeliest to be rare ("04217"
+/// rather than "app").
+fn search_order(filter: &ConversationFilter) -> Vec<String> {
+    let mut words = filter
         .search
         .as_deref()
         .map(search_words)
         .unwrap_or_default();
+    words.sort_by_key(|word| std::cmp::Reverse(word.chars().count()));
     words
-        .iter()
-        .min_by_key(|word| std::cmp::Reverse(word.chars().count()))
-        .is_some_and(|word| word.chars().any(|c| c.is_numeric()))
+}
+
+/// Whether the word a search reads the index by has a digit: part of an application
+/// number rather than of a name.
+fn searches_a_number(filter: &ConversationFilter) -> bool {
+    search_order(filter)
+        .first()
+        .is_some_and(|word| word.chars().any(char::is_numeric))
 }
 
 /// The first time window a page is looked for in (an hour), and the widest before the
@@ -231,8 +233,12 @@ mod tests {
     }
 
     #[test]
-    fn a_search_is_its_words_longest_first() {
+    fn customer_search_text_is_matched_literally() {
         assert_eq!(regex_escape("a.b*(c)"), r"a\.b\*\(c\)");
+    }
+
+    #[test]
+    fn a_search_is_its_words_longest_first() {
         let query = filter_query(&ConversationFilter {
             search: Some("APP-04217 (x.*)".into()),
             status: Some("paused".into()),
