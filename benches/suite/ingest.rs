@@ -9,10 +9,9 @@ use std::time::{Duration, Instant};
 use billie_dashboard::api::Change;
 use billie_dashboard::contract::Event;
 use billie_dashboard::server::feed::Publisher;
-use billie_dashboard::server::ingest::{
-    Consumer, ConsumerConfig, Outcome, customer_part, raw_entry,
-};
+use billie_dashboard::server::ingest::{Consumer, ConsumerConfig, Outcome, raw_entry};
 use billie_dashboard::server::metrics::Metrics;
+use billie_dashboard::server::projection::customer::CustomerFacts;
 use billie_dashboard::server::projection::{self, Limits};
 use billie_dashboard::server::store::{Applied, Store};
 use mongodb::bson::doc;
@@ -176,7 +175,11 @@ async fn naive(
                     };
                     publisher.publish(vec![change]).await?;
                 }
-                for conversation in customer_part(store, &event).await? {
+                let Some(facts) = CustomerFacts::of(&event) else {
+                    continue;
+                };
+                let renamed = store.apply_customer_facts(&[facts]).await?;
+                for (_, conversation) in store.summaries(&renamed).await? {
                     let change = Change {
                         conversation,
                         message: None,

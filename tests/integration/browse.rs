@@ -1,10 +1,11 @@
 //! What supervisors browse: customer names on conversations, search, status filters and
 //! counts, and the customer list, all read back from projections ingest wrote.
 
-use billie_dashboard::api::{ConversationFilter, StatusCounts};
+use billie_dashboard::api::{ConversationFilter, FeedFrame, StatusCounts};
 use billie_dashboard::server::feed::Publisher;
 use billie_dashboard::server::ingest;
 use billie_dashboard::server::projection::Limits;
+use futures::StreamExt;
 
 use crate::helpers::{TestEnv, entry};
 
@@ -158,6 +159,67 @@ async fn the_customer_name_reaches_every_conversation_newest_first() {
     };
     assert_eq!(found("singh saanvi").await, ["a", "b"]);
     assert_eq!(found("app-b").await, ["b"]);
+}
+
+#[tokio::test]
+async fn a_new_name_is_announced_on_every_conversation_it_reaches() {
+    let env = TestEnv::new().await;
+    env.append(&[
+        started("a", "APP-A", "C7"),
+        details(
+            "a",
+            "2",
+            "2026-11-03T09:00:00Z",
+            r#"{"customer_id":"C7","first_name":"Mia","last_name":"Wong"}"#,
+        ),
+        started("b", "APP-B", "C7"),
+        // A customer of whom nothing but the id is known: linked, never named.
+        started("c", "APP-C", "C8"),
+    ])
+    .await;
+    let mut consumer = env.consumer("c1").await;
+    env.drain(&mut consumer).await;
+    let customer = env.store.get_customer("C7").await.unwrap().unwrap();
+    assert_eq!(customer.conversations, ["a", "b"]);
+    assert_eq!(customer.applications, ["APP-a"]);
+    let unnamed = env.store.get_customer("C8").await.unwrap().unwrap();
+    assert_eq!(
+        (unnamed.full_name, unnamed.conversations),
+        (None, vec!["c".to_owned()])
+    );
+
+    let mut pubsub = env.redis.get_async_pubsub().await.unwrap();
+    pubsub.subscribe(&env.channel).await.unwrap();
+    // A newer surname, told in conversation b, reaches a too, which no event of the
+    // batch touched: both are in the batch's frame, with the name they now show.
+    env.append(&[details(
+        "b",
+        "3",
+        "2026-11-04T09:00:00Z",
+        r#"{"customer_id":"C7","last_name":"Wong-Tan"}"#,
+    )])
+    .await;
+    env.drain(&mut consumer).await;
+    let text: String = pubsub
+        .on_message()
+        .next()
+        .await
+        .unwrap()
+        .get_payload()
+        .unwrap();
+    let FeedFrame::Changes { changes } = serde_json::from_str::<FeedFrame>(&text).unwrap() else {
+        panic!("unexpected frame {text}");
+    };
+    let mut shown: Vec<(String, Option<String>)> = changes
+        .into_iter()
+        .map(|c| (c.conversation.id, c.conversation.customer_name))
+        .collect();
+    shown.sort();
+    let name = Some("Mia Wong-Tan".to_owned());
+    assert_eq!(
+        shown,
+        [("a".to_owned(), name.clone()), ("b".to_owned(), name)]
+    );
 }
 
 #[tokio::test]

@@ -15,7 +15,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
 use redis::{
     AsyncCommands, RedisError, Value,
     aio::{ConnectionManager, ConnectionManagerConfig},
@@ -24,9 +23,10 @@ use redis::{
 use tokio::sync::watch;
 
 use crate::api::Change;
-use crate::contract::{Body, Event, ParseError, RawEntry};
+use crate::contract::{Event, ParseError, RawEntry};
 use crate::server::feed::Publisher;
 use crate::server::metrics::{Disposition, Metrics};
+use crate::server::projection::customer::CustomerFacts;
 use crate::server::projection::{self, Limits};
 use crate::server::store::{Store, StoreError};
 
@@ -392,7 +392,7 @@ pub async fn apply_event(
 }
 
 /// Stores the effects of a batch of events in one write (see `store::batch`), then the
-/// customer parts, and publishes the batch's changes together: one per changed
+/// customer parts (see `store::customers`), and publishes the batch's changes together: one per changed
 /// conversation, with its state after the batch. A conversation changed by exactly one
 /// event of the batch gets that event's message in its change, so an open transcript
 /// grows without a refetch. An event
@@ -422,24 +422,19 @@ pub async fn apply_events(
 
     // The customer parts are idempotent by themselves (see `projection::customer` and
     // `store::customers`), so they run whether or not the conversation part was applied
-    // before: a crash between the two is repaired when the entry is delivered again.
-    let mut renamed = Vec::new();
+    // before: a crash between the two is repaired when the entry is delivered again. An
+    // event whose conversation write was refused has nothing else of it done.
     let mut refused = vec![false; events.len()];
     for (&i, outcome) in planned.iter().zip(&applied) {
         refused[i] = outcome.is_err();
     }
-    // They are written several at a time: each is safe beside any other (the same holds
-    // for two ingest processes), and it saves waiting on one round trip after another.
-    let mut parts = Vec::new();
-    for (event, refused) in events.iter().zip(&refused) {
-        if !refused && has_customer_part(event) {
-            parts.push(customer_part(store, event));
-        }
-    }
-    let mut parts = futures::stream::iter(parts).buffer_unordered(CUSTOMER_WRITES_AT_ONCE);
-    while let Some(part) = parts.next().await {
-        renamed.extend(part?);
-    }
+    let facts: Vec<CustomerFacts> = events
+        .iter()
+        .zip(&refused)
+        .filter(|(_, refused)| !**refused)
+        .filter_map(|(event, _)| CustomerFacts::of(event))
+        .collect();
+    let renamed = store.apply_customer_facts(&facts).await?;
 
     // Which conversations changed, and by how many events (in first-change order), with
     // each one's place in that list: a batch holds up to a thousand events.
@@ -466,10 +461,10 @@ pub async fn apply_events(
             }
         }
     }
-    for summary in &renamed {
-        if !place.contains_key(&summary.id) {
-            place.insert(summary.id.clone(), changed.len());
-            changed.push((summary.id.clone(), 2, None));
+    for conv in renamed {
+        if !place.contains_key(&conv) {
+            place.insert(conv.clone(), changed.len());
+            changed.push((conv, 2, None));
         }
     }
     if changed.is_empty() {
@@ -493,55 +488,6 @@ pub async fn apply_events(
         tracing::warn!(error = %e, "change notices not published");
     }
     Ok(dispositions)
-}
-
-/// Customer parts of a batch written at once.
-const CUSTOMER_WRITES_AT_ONCE: usize = 8;
-
-/// Whether `event` says anything of its customer.
-fn has_customer_part(event: &Event) -> bool {
-    matches!(
-        &event.body,
-        Body::Started {
-            customer_id: Some(_),
-            ..
-        } | Body::ApplicationDetails(_)
-    )
-}
-
-/// Links the conversation to its customer and merges what the event says of them; the
-/// conversations whose customer name this changed are returned, to be announced.
-pub async fn customer_part(
-    store: &Store,
-    event: &Event,
-) -> Result<Vec<crate::api::ConversationSummary>, StoreError> {
-    let name = match &event.body {
-        Body::Started {
-            customer_id: Some(customer),
-            ..
-        } => store.link_customer(customer, event.conv()).await?,
-        Body::ApplicationDetails(details) => {
-            let Some(patch) = &details.customer else {
-                return Ok(Vec::new());
-            };
-            let Some((id, update)) =
-                projection::customer::project(event, patch, details.application_number.as_deref())
-            else {
-                return Ok(Vec::new());
-            };
-            store.merge_customer(&id, update).await?
-        }
-        _ => return Ok(Vec::new()),
-    };
-    let Some(name) = name else {
-        return Ok(Vec::new());
-    };
-    // A new name reaches every conversation of the customer; a new link only this one.
-    let targets = match &event.body {
-        Body::Started { .. } => vec![event.conv().to_owned()],
-        _ => name.conversations.clone(),
-    };
-    store.spread_customer_name(&name, &targets).await
 }
 
 /// The entry's fields as text; a value that is not UTF-8 breaks the contract.

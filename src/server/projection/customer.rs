@@ -5,11 +5,9 @@
 //! A customer's events come from several conversations, whose `seq`s do not compare, so
 //! the order is the event time, then `seq`. Each field is stored as `"<order>|<value>"`
 //! with a fixed-width order, so a plain `$max` keeps the newest value in one write, and
-//! applying an event again changes nothing.
+//! applying an event again changes nothing. `store::customers` writes the facts.
 
-use mongodb::bson::{Document, doc};
-
-use crate::contract::{Address, CustomerPatch, Event};
+use crate::contract::{Address, Body, CustomerPatch, Event};
 
 /// Width of each part of the order prefix: 16 digits of milliseconds, 12 of `seq`.
 fn order_prefix(event: &Event) -> String {
@@ -31,22 +29,69 @@ pub fn order_of(field: &str) -> &str {
     field.split_once('|').map_or("", |(order, _)| order)
 }
 
-/// The customer's id, and the update recording what the event says of them; `None` when
-/// the event names no customer.
+/// Whom a customer name learnt from an event is copied to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// The event's own conversation (it links the conversation to a known customer).
+    ThisConversation,
+    /// Every conversation of the customer (the event may change their name).
+    EveryConversation,
+}
+
+/// What one event says of its customer: the links to its conversation and application,
+/// and each profile field it sets as `"<order>|<value>"`. Every part merges with any
+/// other (set union, newest value per field), so a batch's facts about one customer
+/// become one write, in any order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomerFacts {
+    pub id: String,
+    pub conversation: String,
+    pub application: Option<String>,
+    /// Profile paths (`profile.first_name`, ...) and their ordered values.
+    pub fields: Vec<(String, String)>,
+    pub reach: Reach,
+}
+
+impl CustomerFacts {
+    /// What `event` says of its customer; `None` when it names no customer.
+    pub fn of(event: &Event) -> Option<Self> {
+        match &event.body {
+            Body::Started {
+                customer_id: Some(customer),
+                ..
+            } => Some(Self {
+                id: customer.clone(),
+                conversation: event.conv().to_owned(),
+                application: None,
+                fields: Vec::new(),
+                reach: Reach::ThisConversation,
+            }),
+            Body::ApplicationDetails(details) => project(
+                event,
+                details.customer.as_ref()?,
+                details.application_number.as_deref(),
+            ),
+            _ => None,
+        }
+    }
+}
+
+/// The facts of an `applicationDetail_changed` event's customer patch; `None` when it
+/// names no customer.
 pub fn project(
     event: &Event,
     patch: &CustomerPatch,
     application_number: Option<&str>,
-) -> Option<(String, Document)> {
+) -> Option<CustomerFacts> {
     let id = patch
         .customer_id
         .clone()
         .or_else(|| event.envelope.user.clone())?;
     let prefix = order_prefix(event);
-    let mut newest = Document::new();
+    let mut fields = Vec::new();
     let mut put = |name: String, value: &Option<String>| {
         if let Some(value) = value {
-            newest.insert(name, format!("{prefix}{value}"));
+            fields.push((name, format!("{prefix}{value}")));
         }
     };
     for (name, value) in [
@@ -70,15 +115,13 @@ pub fn project(
             put(format!("profile.{which}.{name}"), value);
         }
     }
-    let mut links = doc! { "conversations": event.conv() };
-    if let Some(app) = application_number {
-        links.insert("applications", app);
-    }
-    let mut update = doc! { "$addToSet": links };
-    if !newest.is_empty() {
-        update.insert("$max", newest);
-    }
-    Some((id, update))
+    Some(CustomerFacts {
+        id,
+        conversation: event.conv().to_owned(),
+        application: application_number.map(str::to_owned),
+        fields,
+        reach: Reach::EveryConversation,
+    })
 }
 
 fn address_fields(a: &Address) -> [(&'static str, &Option<String>); 9] {
@@ -122,14 +165,13 @@ mod tests {
             let crate::contract::Body::ApplicationDetails(d) = &e.body else {
                 panic!()
             };
-            let (id, update) = project(e, d.customer.as_ref().unwrap(), Some("APP-1")).unwrap();
-            assert_eq!(id, "C1");
-            update
-                .get_document("$max")
-                .unwrap()
-                .get_str("profile.first_name")
-                .unwrap()
-                .to_owned()
+            let facts = project(e, d.customer.as_ref().unwrap(), Some("APP-1")).unwrap();
+            assert_eq!(facts.id, "C1");
+            assert_eq!(facts.application.as_deref(), Some("APP-1"));
+            assert_eq!(facts.reach, Reach::EveryConversation);
+            let (path, value) = &facts.fields[0];
+            assert_eq!(path, "profile.first_name");
+            value.clone()
         };
         let older = value(&event("9", "2026-01-01T00:00:00Z", "Ann"));
         let newer = value(&event("2", "2026-01-02T00:00:00Z", "Anna"));

@@ -8,18 +8,20 @@
 //! collides with an existing conversation (one that already holds an event of the write,
 //! or was created meanwhile by another writer) has its events retried one by one without
 //! upserting, exactly as the single-event path does. Servers without `bulkWrite` (MongoDB
-//! before 8.0) get the events one at a time instead.
+//! before 8.0) get the same writes one at a time instead; [`Store::run_updates`] does
+//! that for every batch of the store (the customers' too).
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
+use mongodb::Collection;
 use mongodb::bson::{self, Document, doc};
 use mongodb::error::{ErrorKind, PartialBulkWriteResult};
 use mongodb::options::{UpdateOneModel, WriteModel};
 use mongodb::results::VerboseBulkWriteResult;
 
 use super::{
-    Applied, Store, StoreError, SummaryDoc, coalesce, guarded, is_duplicate_key, summary_projection,
+    Store, StoreError, SummaryDoc, coalesce, guarded, is_duplicate_key, summary_projection,
 };
 use crate::api::ConversationSummary;
 use crate::server::projection::Guard;
@@ -30,9 +32,37 @@ const COMMAND_NOT_FOUND: i32 = 59;
 /// One event's write: its conversation, guard and update.
 pub type EventWrite = (String, Guard, Document);
 
-/// What one write did: changed its conversation (`true`), found its effect there already
-/// (`false`), or was refused by the server (the message), which fails that event alone.
+/// What one write did: changed its document (`true`), found its effect there already
+/// (`false`), or was refused by the server (the message), which fails that write alone.
 pub type WriteOutcome = Result<bool, String>;
+
+/// One update of a batch, to any collection.
+pub(super) struct Update {
+    pub collection: Collection<Document>,
+    pub filter: Document,
+    pub update: Document,
+    pub upsert: bool,
+}
+
+impl Update {
+    fn model(&self) -> WriteModel {
+        WriteModel::UpdateOne(
+            UpdateOneModel::builder()
+                .namespace(self.collection.namespace())
+                .filter(self.filter.clone())
+                .update(self.update.clone())
+                .upsert(self.upsert)
+                .build(),
+        )
+    }
+}
+
+/// What a batch of updates did: each one's outcome (in order), and the positions of the
+/// upserts that collided on `_id` (the document exists, but the filter did not match it).
+pub(super) struct Ran {
+    pub outcomes: Vec<WriteOutcome>,
+    pub collided: Vec<usize>,
+}
 
 impl Store {
     /// Applies every write, each exactly once; says for each whether it changed its
@@ -44,46 +74,20 @@ impl Store {
         if writes.is_empty() {
             return Ok(Vec::new());
         }
-        if self.bulk.load(Ordering::Relaxed) {
-            match self.bulk_apply(&writes).await {
-                Err(StoreError::Mongo(e)) if command_not_found(&e) => {
-                    tracing::warn!(
-                        "the store has no bulkWrite (MongoDB < 8.0): writing events one by one"
-                    );
-                    self.bulk.store(false, Ordering::Relaxed);
-                }
-                other => return other,
-            }
-        }
-        let mut outcomes = Vec::with_capacity(writes.len());
-        for (conv, guard, update) in writes {
-            outcomes.push(match self.apply(&conv, &guard, update).await {
-                Ok(applied) => Ok(matches!(applied, Applied::Changed(_))),
-                Err(StoreError::Mongo(e)) if is_write_error(&e) => Err(e.to_string()),
-                Err(e) => return Err(e),
-            });
-        }
-        Ok(outcomes)
-    }
-
-    async fn bulk_apply(&self, writes: &[EventWrite]) -> Result<Vec<WriteOutcome>, StoreError> {
-        let namespace = self.conversations.namespace();
-        let model = |(filter, update): (Document, Document), upsert: bool| {
-            WriteModel::UpdateOne(
-                UpdateOneModel::builder()
-                    .namespace(namespace.clone())
-                    .filter(filter)
-                    .update(update)
-                    .upsert(upsert)
-                    .build(),
-            )
+        let conversation = |(filter, update): (Document, Document), upsert: bool| Update {
+            collection: self.conversations.clone(),
+            filter,
+            update,
+            upsert,
         };
-        let groups = coalesce::group(writes);
+        let groups = coalesce::group(&writes);
+        let updates = groups
+            .iter()
+            .map(|g| conversation(g.write(), true))
+            .collect();
+        let ran = self.run_updates(updates).await?;
         let mut outcomes: Vec<WriteOutcome> = vec![Ok(false); writes.len()];
-        let models = groups.iter().map(|g| model(g.write(), true)).collect();
-        let mut group_outcomes: Vec<WriteOutcome> = vec![Ok(false); groups.len()];
-        let collided = self.run_bulk(models, &mut group_outcomes).await?;
-        for (group, outcome) in groups.iter().zip(group_outcomes) {
+        for (group, outcome) in groups.iter().zip(ran.outcomes) {
             for &i in &group.members {
                 outcomes[i] = outcome.clone();
             }
@@ -92,24 +96,24 @@ impl Store {
         // hold there (an event of it was stored before, or a register is newer), or that
         // another writer created it meanwhile. Each of those events is written again on
         // its own, without upserting.
-        let retry: Vec<usize> = collided
+        let retry: Vec<usize> = ran
+            .collided
             .iter()
             .flat_map(|&g| groups[g].members.iter().copied())
             .collect();
         if !retry.is_empty() {
-            let models = retry
+            let updates = retry
                 .iter()
                 .map(|&i| {
                     let (conv, guard, update) = &writes[i];
-                    model(guarded(conv, guard, update.clone()), false)
+                    conversation(guarded(conv, guard, update.clone()), false)
                 })
                 .collect();
-            let mut again = vec![Ok(false); retry.len()];
-            let still = self.run_bulk(models, &mut again).await?;
-            for (&i, outcome) in retry.iter().zip(again) {
+            let again = self.run_updates(updates).await?;
+            for (&i, outcome) in retry.iter().zip(again.outcomes) {
                 outcomes[i] = outcome;
             }
-            for position in still {
+            for position in again.collided {
                 outcomes[retry[position]] = Err(format!(
                     "conversation {} was being created by another writer",
                     writes[retry[position]].0
@@ -119,13 +123,52 @@ impl Store {
         Ok(outcomes)
     }
 
-    /// Runs one unordered bulk write of `models`, recording each one's outcome at its
-    /// position; returns the positions whose upsert collided on `_id`.
-    async fn run_bulk(
-        &self,
-        models: Vec<WriteModel>,
-        outcomes: &mut [WriteOutcome],
-    ) -> Result<Vec<usize>, StoreError> {
+    /// Runs `updates` as one unordered bulk write, or one at a time on a server without
+    /// `bulkWrite`.
+    pub(super) async fn run_updates(&self, updates: Vec<Update>) -> Result<Ran, StoreError> {
+        if updates.is_empty() {
+            return Ok(Ran {
+                outcomes: Vec::new(),
+                collided: Vec::new(),
+            });
+        }
+        if self.bulk.load(Ordering::Relaxed) {
+            let models = updates.iter().map(Update::model).collect();
+            match self.run_bulk(models, updates.len()).await {
+                Err(StoreError::Mongo(e)) if command_not_found(&e) => {
+                    tracing::warn!(
+                        "the store has no bulkWrite (MongoDB < 8.0): writing updates one by one"
+                    );
+                    self.bulk.store(false, Ordering::Relaxed);
+                }
+                other => return other,
+            }
+        }
+        let mut ran = Ran {
+            outcomes: Vec::with_capacity(updates.len()),
+            collided: Vec::new(),
+        };
+        for (position, u) in updates.into_iter().enumerate() {
+            let result = u
+                .collection
+                .update_one(u.filter, u.update)
+                .upsert(u.upsert)
+                .await;
+            ran.outcomes.push(match result {
+                Ok(r) => Ok(r.modified_count > 0 || r.upserted_id.is_some()),
+                Err(e) if is_duplicate_key(&e) => {
+                    ran.collided.push(position);
+                    Ok(false)
+                }
+                Err(e) if is_write_error(&e) => Err(e.to_string()),
+                Err(e) => return Err(e.into()),
+            });
+        }
+        Ok(ran)
+    }
+
+    /// Runs one unordered bulk write of `models`.
+    async fn run_bulk(&self, models: Vec<WriteModel>, count: usize) -> Result<Ran, StoreError> {
         let (results, errors) = match self
             .client
             .bulk_write(models)
@@ -145,26 +188,29 @@ impl Store {
                 _ => return Err(e.into()),
             },
         };
+        let mut ran = Ran {
+            outcomes: vec![Ok(false); count],
+            collided: Vec::new(),
+        };
         if let Some(VerboseBulkWriteResult { update_results, .. }) = results {
             for (position, result) in update_results {
-                if let Some(outcome) = outcomes.get_mut(position) {
+                if let Some(outcome) = ran.outcomes.get_mut(position) {
                     *outcome = Ok(result.modified_count > 0 || result.upserted_id.is_some());
                 }
             }
         }
-        let mut retry = Vec::new();
         for (position, error) in errors {
-            if position >= outcomes.len() {
+            if position >= count {
                 continue;
             }
             if error.code == 11000 {
-                retry.push(position);
+                ran.collided.push(position);
             } else {
-                outcomes[position] = Err(error.message);
+                ran.outcomes[position] = Err(error.message);
             }
         }
-        retry.sort_unstable();
-        Ok(retry)
+        ran.collided.sort_unstable();
+        Ok(ran)
     }
 
     /// The current summaries of `ids`.

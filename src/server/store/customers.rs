@@ -8,115 +8,226 @@
 //! same customer at once, or an event applied twice, can never leave an older name
 //! behind; and a conversation's version moves only when the name it shows changes.
 
-use mongodb::bson::{self, Document, doc};
-use mongodb::options::ReturnDocument;
+use std::collections::{BTreeMap, HashMap};
 
+use mongodb::bson::{self, Bson, Document, doc};
+
+use super::batch::{Update, WriteOutcome};
 use super::listing::regex_escape;
 use super::{Store, StoreError, SummaryDoc, below, summary_projection};
 use crate::api::{ConversationSummary, Customer, CustomerPage, CustomerProfile, CustomerSummary};
 use crate::server::projection::add_search_words;
-use crate::server::projection::customer::{order_of, stored_value};
+use crate::server::projection::customer::{CustomerFacts, Reach, order_of, stored_value};
 
 /// Where unnamed customers sort: after every name.
 const UNNAMED: &str = "~";
 
 /// A customer's name after a merge, and how new it is.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CustomerName {
-    pub id: String,
-    pub name: String,
-    pub order: String,
-    pub conversations: Vec<String>,
+struct CustomerName {
+    name: String,
+    order: String,
+    conversations: Vec<String>,
+}
+
+/// One customer's facts from a batch, as one write: links added as sets, each profile
+/// field's newest value kept.
+struct Merge<'a> {
+    id: &'a str,
+    conversations: Vec<&'a str>,
+    applications: Vec<&'a str>,
+    fields: BTreeMap<&'a str, &'a str>,
+    /// Conversations linked by the batch, which a known name reaches.
+    linked: Vec<&'a str>,
+    /// Whether the name reaches every conversation of the customer.
+    everywhere: bool,
+}
+
+impl<'a> Merge<'a> {
+    fn new(id: &'a str) -> Self {
+        Self {
+            id,
+            conversations: Vec::new(),
+            applications: Vec::new(),
+            fields: BTreeMap::new(),
+            linked: Vec::new(),
+            everywhere: false,
+        }
+    }
+
+    fn absorb(&mut self, facts: &'a CustomerFacts) {
+        let add = |set: &mut Vec<&'a str>, value: &'a str| {
+            if !set.contains(&value) {
+                set.push(value);
+            }
+        };
+        add(&mut self.conversations, &facts.conversation);
+        if let Some(app) = &facts.application {
+            add(&mut self.applications, app);
+        }
+        for (path, value) in &facts.fields {
+            let newest = self.fields.entry(path).or_insert(value);
+            if value.as_str() > *newest {
+                *newest = value;
+            }
+        }
+        match facts.reach {
+            Reach::ThisConversation => add(&mut self.linked, &facts.conversation),
+            Reach::EveryConversation => self.everywhere = true,
+        }
+    }
+
+    fn update(&self) -> Document {
+        let mut links = doc! { "conversations": { "$each": &self.conversations } };
+        if !self.applications.is_empty() {
+            links.insert("applications", doc! { "$each": &self.applications });
+        }
+        let mut update = doc! {
+            "$addToSet": links,
+            "$setOnInsert": { "sort_name": UNNAMED },
+        };
+        if !self.fields.is_empty() {
+            let newest: Document = self
+                .fields
+                .iter()
+                .map(|(path, value)| ((*path).to_owned(), Bson::from(*value)))
+                .collect();
+            update.insert("$max", newest);
+        }
+        update
+    }
 }
 
 impl Store {
-    /// Merges what an event says of customer `id`; returns their name as now merged.
-    pub async fn merge_customer(
+    /// Stores what a batch's events say of their customers (one write per customer), then
+    /// copies each one's merged name where it reaches: to the customer's record and to
+    /// their conversations, every one for a profile change, only the linked one for a
+    /// new link. Three round trips whatever the batch holds. Returns the conversations
+    /// whose shown name changed, to be announced.
+    pub async fn apply_customer_facts(
         &self,
-        id: &str,
-        mut update: Document,
-    ) -> Result<Option<CustomerName>, StoreError> {
-        update.insert("$setOnInsert", doc! { "sort_name": UNNAMED });
-        let merged = self
-            .customers()
-            .find_one_and_update(doc! { "_id": id }, update)
-            .upsert(true)
-            .return_document(ReturnDocument::After)
-            .await?;
-        if let Some(name) = merged.as_ref().and_then(|doc| name_of(id, doc)) {
-            return Ok(Some(name));
+        facts: &[CustomerFacts],
+    ) -> Result<Vec<String>, StoreError> {
+        let mut merges: Vec<Merge> = Vec::new();
+        let mut place: HashMap<&str, usize> = HashMap::new();
+        for f in facts {
+            let at = *place.entry(f.id.as_str()).or_insert_with(|| {
+                merges.push(Merge::new(&f.id));
+                merges.len() - 1
+            });
+            merges[at].absorb(f);
         }
-        // When two writers create the same customer at once, the one whose insert lost may
-        // be answered with the other's document: read what is stored now.
-        let stored = self.customers().find_one(doc! { "_id": id }).await?;
-        Ok(stored.and_then(|doc| name_of(id, &doc)))
-    }
+        if merges.is_empty() {
+            return Ok(Vec::new());
+        }
+        let merge = |m: &Merge, upsert: bool| Update {
+            collection: self.customers(),
+            filter: doc! { "_id": m.id },
+            update: m.update(),
+            upsert,
+        };
+        let ran = self
+            .run_updates(merges.iter().map(|m| merge(m, true)).collect())
+            .await?;
+        refused(&ran.outcomes)?;
+        if !ran.collided.is_empty() {
+            // Another writer created these customers a moment ago: they exist now.
+            let again = ran.collided.iter().map(|&i| merge(&merges[i], false));
+            let ran = self.run_updates(again.collect()).await?;
+            refused(&ran.outcomes)?;
+        }
 
-    /// Links conversation `conv` to customer `id` (creating the customer if they are new);
-    /// returns the customer's name if known.
-    pub async fn link_customer(
-        &self,
-        id: &str,
-        conv: &str,
-    ) -> Result<Option<CustomerName>, StoreError> {
-        self.merge_customer(id, doc! { "$addToSet": { "conversations": conv } })
-            .await
-    }
-
-    /// Copies `name` to the customer's record and to `conversations` where what they hold
-    /// is older; returns the conversations that changed, to be announced.
-    pub async fn spread_customer_name(
-        &self,
-        name: &CustomerName,
-        conversations: &[String],
-    ) -> Result<Vec<ConversationSummary>, StoreError> {
-        let older = |field: &str| below(field, name.order.as_str());
-        let mut on_customer = older("name_order");
-        on_customer.insert("_id", &name.id);
-        self.customers()
-            .update_one(
-                on_customer,
-                doc! { "$set": {
+        let names = self.customer_names(&merges).await?;
+        let mut updates = Vec::new();
+        // Positions of the writes that change a conversation's shown name.
+        let mut renames: Vec<(usize, &str)> = Vec::new();
+        for m in &merges {
+            let Some(name) = names.get(m.id) else {
+                continue;
+            };
+            let older = |field: &str| below(field, name.order.as_str());
+            let mut on_customer = older("name_order");
+            on_customer.insert("_id", m.id);
+            updates.push(Update {
+                collection: self.customers(),
+                filter: on_customer,
+                update: doc! { "$set": {
                     "name": &name.name,
                     "name_order": &name.order,
                     "sort_name": name.name.to_lowercase(),
                 } },
-            )
-            .await?;
-        let mut changed = Vec::new();
-        for conv in conversations {
-            // The same name, newer (an event delivered twice, or a field that changed
-            // elsewhere): only the order moves, and the conversation does not change.
-            let mut same = older("customer_name_order");
-            same.insert("_id", conv);
-            same.insert("customer_name", &name.name);
-            self.conversations
-                .update_one(
-                    same,
-                    doc! { "$set": { "customer_name_order": &name.order } },
-                )
-                .await?;
-            let mut on_conversation = older("customer_name_order");
-            on_conversation.insert("_id", conv);
-            on_conversation.insert("customer_name", doc! { "$ne": &name.name });
-            let updated = self
-                .conversations
-                .find_one_and_update(on_conversation, {
-                    let mut update = doc! {
-                        "$set": { "customer_name": &name.name, "customer_name_order": &name.order },
-                        "$inc": { "version": 1_i64 },
-                    };
-                    add_search_words(&mut update, &name.name);
-                    update
-                })
-                .projection(summary_projection())
-                .return_document(ReturnDocument::After)
-                .await?;
-            if let Some(doc) = updated {
-                changed.push(bson::from_document::<SummaryDoc>(doc)?.into());
+                upsert: false,
+            });
+            let targets: Vec<&str> = if m.everywhere {
+                name.conversations.iter().map(String::as_str).collect()
+            } else {
+                m.linked.clone()
+            };
+            for conv in targets {
+                // The same name, newer (an event delivered twice, or a field that changed
+                // elsewhere): only the order moves, and the conversation does not change.
+                let mut same = older("customer_name_order");
+                same.insert("_id", conv);
+                same.insert("customer_name", &name.name);
+                updates.push(Update {
+                    collection: self.conversations.clone(),
+                    filter: same,
+                    update: doc! { "$set": { "customer_name_order": &name.order } },
+                    upsert: false,
+                });
+                let mut other = older("customer_name_order");
+                other.insert("_id", conv);
+                other.insert("customer_name", doc! { "$ne": &name.name });
+                let mut update = doc! {
+                    "$set": { "customer_name": &name.name, "customer_name_order": &name.order },
+                    "$inc": { "version": 1_i64 },
+                };
+                add_search_words(&mut update, &name.name);
+                renames.push((updates.len(), conv));
+                updates.push(Update {
+                    collection: self.conversations.clone(),
+                    filter: other,
+                    update,
+                    upsert: false,
+                });
             }
         }
-        Ok(changed)
+        let ran = self.run_updates(updates).await?;
+        refused(&ran.outcomes)?;
+        Ok(renames
+            .into_iter()
+            .filter(|&(at, _)| matches!(ran.outcomes.get(at), Some(Ok(true))))
+            .map(|(_, conv)| conv.to_owned())
+            .collect())
+    }
+
+    /// The merged names of the customers of `merges` that have one.
+    async fn customer_names(
+        &self,
+        merges: &[Merge<'_>],
+    ) -> Result<HashMap<String, CustomerName>, StoreError> {
+        let ids: Vec<&str> = merges.iter().map(|m| m.id).collect();
+        let mut cursor = self
+            .customers()
+            .find(doc! { "_id": { "$in": ids } })
+            .projection(doc! {
+                "profile.first_name": 1,
+                "profile.middle_name": 1,
+                "profile.last_name": 1,
+                "conversations": 1,
+            })
+            .await?;
+        let mut names = HashMap::new();
+        while cursor.advance().await? {
+            let doc = cursor.deserialize_current()?;
+            let Ok(id) = doc.get_str("_id") else {
+                continue;
+            };
+            if let Some(name) = name_of(&doc) {
+                names.insert(id.to_owned(), name);
+            }
+        }
+        Ok(names)
     }
 
     /// A customer's profile and links.
@@ -227,7 +338,7 @@ impl Store {
 }
 
 /// The customer's merged full name and its order, if they have one.
-fn name_of(id: &str, doc: &Document) -> Option<CustomerName> {
+fn name_of(doc: &Document) -> Option<CustomerName> {
     let profile = doc.get_document("profile").ok()?;
     let parts: Vec<&str> = ["first_name", "middle_name", "last_name"]
         .iter()
@@ -252,11 +363,19 @@ fn name_of(id: &str, doc: &Document) -> Option<CustomerName> {
         })
         .unwrap_or_default();
     Some(CustomerName {
-        id: id.to_owned(),
         name,
         order,
         conversations,
     })
+}
+
+/// The first refusal among `outcomes`, as the batch's error: the entries stay pending and
+/// are retried one at a time, so only the one that keeps failing is set aside.
+fn refused(outcomes: &[WriteOutcome]) -> Result<(), StoreError> {
+    match outcomes.iter().find_map(|o| o.as_ref().err()) {
+        Some(reason) => Err(StoreError::Write(reason.clone())),
+        None => Ok(()),
+    }
 }
 
 fn customer_from(id: &str, doc: &Document) -> Customer {
