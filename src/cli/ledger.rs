@@ -54,7 +54,7 @@ pub async fn replay(args: ReplayArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("MongoDB: {e}"))?;
     let publisher = Publisher::new(redis.clone(), settings.changes_channel());
-    let report = ingest::replay(
+    let replayed = ingest::replay(
         &mut redis,
         &store,
         &publisher,
@@ -62,8 +62,9 @@ pub async fn replay(args: ReplayArgs) -> Result<(), String> {
         &settings.limits(),
         args.batch.max(1),
     )
-    .await
-    .map_err(|e: IngestError| e.to_string())?;
+    .await;
+    store.close().await;
+    let report = replayed.map_err(|e: IngestError| e.to_string())?;
     println!(
         "replayed {} entries: {} applied, {} already applied or superseded, {} unknown type, {} refused",
         report.entries(),

@@ -47,7 +47,7 @@ async fn add(args: AddArgs) -> Result<(), UserError> {
         .await
         .map_err(|e| UserError::Hash(e.to_string()))?;
     let store = Store::connect(&args.settings.database_uri).await?;
-    let user = store
+    let added = store
         .add_user(
             NewUser {
                 email,
@@ -56,7 +56,9 @@ async fn add(args: AddArgs) -> Result<(), UserError> {
             },
             args.replace,
         )
-        .await?;
+        .await;
+    store.close().await;
+    let user = added?;
     println!("user {} ({})", user.email, user.role.as_str());
     Ok(())
 }

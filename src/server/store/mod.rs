@@ -97,6 +97,14 @@ impl Store {
         Ok(store)
     }
 
+    /// Ends the store's sessions and closes its connections. A command-line run calls
+    /// this before returning: a client merely dropped as the runtime stops ends its
+    /// sessions in a task that can outlive the connection pool, and the driver then
+    /// panics in that task.
+    pub async fn close(self) {
+        self.client.shutdown().await;
+    }
+
     async fn ensure_indexes(&self) -> Result<(), StoreError> {
         self.conversations
             .create_index(
