@@ -178,7 +178,8 @@ async fn naive(
                 let Some(facts) = CustomerFacts::of(&event) else {
                     continue;
                 };
-                let renamed = store.apply_customer_facts(&[facts]).await?;
+                let names = store.merge_customers(&[facts]).await?;
+                let renamed = store.apply_batch(Vec::new(), &names).await?.renamed;
                 for (_, conversation) in store.summaries(&renamed).await? {
                     let change = Change {
                         conversation,

@@ -223,6 +223,51 @@ async fn a_new_name_is_announced_on_every_conversation_it_reaches() {
 }
 
 #[tokio::test]
+async fn a_name_reaches_a_conversation_whose_batch_holds_an_event_seen_before() {
+    let env = TestEnv::new().await;
+    env.append(&[
+        started("a", "APP-A", "C7"),
+        started("b", "APP-B", "C7"),
+        details(
+            "a",
+            "2",
+            "2026-11-03T09:00:00Z",
+            r#"{"customer_id":"C7","first_name":"Mia","last_name":"Wong"}"#,
+        ),
+        message("a", "3", "2026-11-03T09:01:00Z"),
+    ])
+    .await;
+    let mut consumer = env.consumer("c1").await;
+    env.drain(&mut consumer).await;
+    // One batch: a message of `a` delivered again beside a new one, and a new surname
+    // told in `b`. The write of `a`'s events (with the name riding along) is refused
+    // for the old message; each part is then written on its own.
+    env.append(&[
+        message("a", "3", "2026-11-03T09:01:00Z"),
+        message("a", "4", "2026-11-03T09:02:00Z"),
+        details(
+            "b",
+            "2",
+            "2026-11-04T09:00:00Z",
+            r#"{"customer_id":"C7","last_name":"Wong-Tan"}"#,
+        ),
+    ])
+    .await;
+    env.drain(&mut consumer).await;
+    let a = env
+        .store
+        .get_conversation("a")
+        .await
+        .unwrap()
+        .unwrap()
+        .summary;
+    assert_eq!(a.customer_name.as_deref(), Some("Mia Wong-Tan"));
+    assert_eq!(a.message_count, 2);
+    // Four events and two names, each counted once.
+    assert_eq!(a.version, 6);
+}
+
+#[tokio::test]
 async fn conversations_stored_before_search_words_get_them() {
     let env = TestEnv::new().await;
     let conversations = env

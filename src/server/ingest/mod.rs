@@ -28,7 +28,7 @@ use crate::server::feed::Publisher;
 use crate::server::metrics::{Disposition, Metrics};
 use crate::server::projection::customer::CustomerFacts;
 use crate::server::projection::{self, Limits};
-use crate::server::store::{Store, StoreError};
+use crate::server::store::{BatchOutcome, Store, StoreError};
 
 /// Where the consumer reads and who it is in the group.
 #[derive(Debug, Clone)]
@@ -391,12 +391,12 @@ pub async fn apply_event(
         .unwrap_or(Ok(Disposition::Unknown))
 }
 
-/// Stores the effects of a batch of events in one write (see `store::batch`), then the
-/// customer parts (see `store::customers`), and publishes the batch's changes together: one per changed
-/// conversation, with its state after the batch. A conversation changed by exactly one
-/// event of the batch gets that event's message in its change, so an open transcript
-/// grows without a refetch. An event
-/// whose write the store refused gets its error, and nothing else of it is done.
+/// Stores the customer parts of a batch of events (see `store::customers`), then the
+/// events' effects in one write (see `store::batch`), and publishes the batch's changes
+/// together: one per changed conversation, with its state after the batch. A conversation
+/// changed by exactly one event of the batch gets that event's message in its change, so
+/// an open transcript grows without a refetch. An event whose write the store refused
+/// gets its error.
 pub async fn apply_events(
     store: &Store,
     publisher: &Publisher,
@@ -418,23 +418,17 @@ pub async fn apply_events(
             None => tracing::debug!(typ = %event.envelope.typ, "unknown event type"),
         }
     }
-    let applied = store.apply_batch(writes).await?;
-
-    // The customer parts are idempotent by themselves (see `projection::customer` and
-    // `store::customers`), so they run whether or not the conversation part was applied
-    // before: a crash between the two is repaired when the entry is delivered again. An
-    // event whose conversation write was refused has nothing else of it done.
-    let mut refused = vec![false; events.len()];
-    for (&i, outcome) in planned.iter().zip(&applied) {
-        refused[i] = outcome.is_err();
-    }
-    let facts: Vec<CustomerFacts> = events
-        .iter()
-        .zip(&refused)
-        .filter(|(_, refused)| !**refused)
-        .filter_map(|(event, _)| CustomerFacts::of(event))
-        .collect();
-    let renamed = store.apply_customer_facts(&facts).await?;
+    // What the events say of their customers is stored first (it is idempotent by
+    // itself, see `projection::customer` and `store::customers`), so that the merged
+    // names can ride along in the conversations' own writes. An event whose
+    // conversation write the store refuses has its customer part stored all the same;
+    // its retries repeat it harmlessly.
+    let facts: Vec<CustomerFacts> = events.iter().filter_map(CustomerFacts::of).collect();
+    let names = store.merge_customers(&facts).await?;
+    let BatchOutcome {
+        events: applied,
+        renamed,
+    } = store.apply_batch(writes, &names).await?;
 
     // Which conversations changed, and by how many events (in first-change order), with
     // each one's place in that list: a batch holds up to a thousand events.

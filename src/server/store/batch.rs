@@ -7,7 +7,8 @@
 //! The server's answer says, per write, whether it changed anything. An upsert that
 //! collides with an existing conversation (one that already holds an event of the write,
 //! or was created meanwhile by another writer) has its events retried one by one without
-//! upserting, exactly as the single-event path does. Servers without `bulkWrite` (MongoDB
+//! upserting, exactly as the single-event path does. The customer names a batch brings
+//! (see [`super::customers`]) ride along in their conversations' writes. Servers without `bulkWrite` (MongoDB
 //! before 8.0) get the same writes one at a time instead; [`Store::run_updates`] does
 //! that for every batch of the store (the customers' too).
 
@@ -20,6 +21,7 @@ use mongodb::error::{ErrorKind, PartialBulkWriteResult};
 use mongodb::options::{UpdateOneModel, WriteModel};
 use mongodb::results::VerboseBulkWriteResult;
 
+use super::customers::{NameCopy, Seen, refused};
 use super::{
     Store, StoreError, SummaryDoc, coalesce, guarded, is_duplicate_key, summary_projection,
 };
@@ -57,6 +59,50 @@ impl Update {
     }
 }
 
+/// Customer-name copies written on their own, and which of them rename a conversation.
+#[derive(Default)]
+struct Copies {
+    updates: Vec<Update>,
+    renames: Renames,
+}
+
+impl Copies {
+    fn add(&mut self, update: Update, renames: Option<&str>) {
+        if let Some(conv) = renames {
+            self.renames.0.push((self.updates.len(), conv.to_owned()));
+        }
+        self.updates.push(update);
+    }
+
+    fn add_conversation(&mut self, store: &Store, copy: &NameCopy, conv: &str) {
+        let [same, rename] = copy.on_conversation(store, conv);
+        self.add(same, None);
+        self.add(rename, Some(conv));
+    }
+}
+
+/// Positions (among the copies) of the writes that change a conversation's shown name.
+#[derive(Default)]
+struct Renames(Vec<(usize, String)>);
+
+impl Renames {
+    /// Adds the conversations renamed to `renamed`; a copy the server refused fails the
+    /// batch (its entries are retried).
+    fn finish(
+        self,
+        outcomes: &[WriteOutcome],
+        renamed: &mut Vec<String>,
+    ) -> Result<(), StoreError> {
+        refused(outcomes)?;
+        for (at, conv) in self.0 {
+            if matches!(outcomes.get(at), Some(Ok(true))) {
+                renamed.push(conv);
+            }
+        }
+        Ok(())
+    }
+}
+
 /// What a batch of updates did: each one's outcome (in order), and the positions of the
 /// upserts that collided on `_id` (the document exists, but the filter did not match it).
 pub(super) struct Ran {
@@ -64,63 +110,123 @@ pub(super) struct Ran {
     pub collided: Vec<usize>,
 }
 
+/// What a batch did: each event write's outcome (in order), and the conversations whose
+/// shown customer name changed other than through a write of their own events.
+#[derive(Debug, Default)]
+pub struct BatchOutcome {
+    pub events: Vec<WriteOutcome>,
+    pub renamed: Vec<String>,
+}
+
 impl Store {
-    /// Applies every write, each exactly once; says for each whether it changed its
-    /// conversation.
+    /// Applies every write, each exactly once, and copies the customer `names` (from
+    /// [`Store::merge_customers`]), all in one round trip when nothing collides. A name
+    /// whose conversation has events in the batch rides along in that conversation's
+    /// write; the others are writes of their own. Says for each event write whether it
+    /// changed its conversation.
     pub async fn apply_batch(
         &self,
         writes: Vec<EventWrite>,
-    ) -> Result<Vec<WriteOutcome>, StoreError> {
-        if writes.is_empty() {
-            return Ok(Vec::new());
-        }
+        names: &[NameCopy],
+    ) -> Result<BatchOutcome, StoreError> {
         let conversation = |(filter, update): (Document, Document), upsert: bool| Update {
             collection: self.conversations.clone(),
             filter,
             update,
             upsert,
         };
-        let groups = coalesce::group(&writes);
-        let updates = groups
+        let mut groups = coalesce::group(&writes);
+        // Each conversation's newest write, and the name folded into it, if any.
+        let newest: HashMap<String, usize> = groups
+            .iter()
+            .enumerate()
+            .map(|(g, group)| (group.conv.clone(), g))
+            .collect();
+        let mut folded: HashMap<usize, &NameCopy> = HashMap::new();
+        let mut copies = Copies::default();
+        for copy in names {
+            copies.add(copy.on_customer(self), None);
+            for (conv, seen) in copy.targets() {
+                let group = newest.get(conv).copied();
+                match (seen, group) {
+                    (Seen::Newer, _) | (Seen::Missing, None) => continue,
+                    (Seen::Missing | Seen::Other, Some(g))
+                        if !folded.contains_key(&g) && groups[g].fold(copy.as_part()) =>
+                    {
+                        folded.insert(g, copy);
+                    }
+                    _ => copies.add_conversation(self, copy, conv),
+                }
+            }
+        }
+        let mut updates: Vec<Update> = groups
             .iter()
             .map(|g| conversation(g.write(), true))
             .collect();
+        let first_copy = updates.len();
+        updates.extend(copies.updates);
         let ran = self.run_updates(updates).await?;
-        let mut outcomes: Vec<WriteOutcome> = vec![Ok(false); writes.len()];
-        for (group, outcome) in groups.iter().zip(ran.outcomes) {
+        let mut outcome = BatchOutcome {
+            events: vec![Ok(false); writes.len()],
+            renamed: Vec::new(),
+        };
+        for (group, result) in groups.iter().zip(&ran.outcomes) {
             for &i in &group.members {
-                outcomes[i] = outcome.clone();
+                outcome.events[i] = result.clone();
             }
         }
+        copies
+            .renames
+            .finish(&ran.outcomes[first_copy..], &mut outcome.renamed)?;
+
         // A collision means the conversation exists and the group's guards did not all
-        // hold there (an event of it was stored before, or a register is newer), or that
-        // another writer created it meanwhile. Each of those events is written again on
-        // its own, without upserting.
-        let retry: Vec<usize> = ran
+        // hold there (an event of it was stored before, or a register or the name is
+        // newer), or that another writer created it meanwhile. Each of those events is
+        // written again on its own, without upserting, and a name folded into the group
+        // on its own writes.
+        let collided: Vec<usize> = ran
             .collided
+            .into_iter()
+            .filter(|&g| g < first_copy)
+            .collect();
+        if collided.is_empty() {
+            return Ok(outcome);
+        }
+        let retry: Vec<usize> = collided
             .iter()
             .flat_map(|&g| groups[g].members.iter().copied())
             .collect();
-        if !retry.is_empty() {
-            let updates = retry
-                .iter()
-                .map(|&i| {
-                    let (conv, guard, update) = &writes[i];
-                    conversation(guarded(conv, guard, update.clone()), false)
-                })
-                .collect();
-            let again = self.run_updates(updates).await?;
-            for (&i, outcome) in retry.iter().zip(again.outcomes) {
-                outcomes[i] = outcome;
+        let mut updates: Vec<Update> = retry
+            .iter()
+            .map(|&i| {
+                let (conv, guard, update) = &writes[i];
+                conversation(guarded(conv, guard, update.clone()), false)
+            })
+            .collect();
+        let mut copies = Copies::default();
+        for g in &collided {
+            if let Some(copy) = folded.get(g) {
+                copies.add_conversation(self, copy, &groups[*g].conv);
             }
-            for position in again.collided {
-                outcomes[retry[position]] = Err(format!(
+        }
+        let first_copy = updates.len();
+        updates.extend(copies.updates);
+        let again = self.run_updates(updates).await?;
+        for (&i, result) in retry.iter().zip(&again.outcomes) {
+            outcome.events[i] = result.clone();
+        }
+        copies
+            .renames
+            .finish(&again.outcomes[first_copy..], &mut outcome.renamed)?;
+        for position in again.collided {
+            if let Some(&i) = retry.get(position) {
+                outcome.events[i] = Err(format!(
                     "conversation {} was being created by another writer",
-                    writes[retry[position]].0
+                    writes[i].0
                 ));
             }
         }
-        Ok(outcomes)
+        Ok(outcome)
     }
 
     /// Runs `updates` as one unordered bulk write, or one at a time on a server without

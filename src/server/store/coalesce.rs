@@ -23,6 +23,10 @@ pub struct Group {
     pub members: Vec<usize>,
     once: Vec<String>,
     newer: Vec<(&'static str, i64)>,
+    /// Conditions of parts that are not events (a customer name copied along), and how
+    /// many such parts the write holds: each counts as a change in the version.
+    conditions: Document,
+    parts: usize,
     update: Document,
 }
 
@@ -34,6 +38,8 @@ impl Group {
             members: vec![i],
             once: Vec::new(),
             newer: Vec::new(),
+            conditions: Document::new(),
+            parts: 0,
             update,
         };
         group.add_guard(guard);
@@ -69,6 +75,22 @@ impl Group {
         }
     }
 
+    /// Takes a part that is not an event (`condition` on the document, `update` to it)
+    /// into this write if its update merges; says whether it did. The part then holds
+    /// or fails with the events.
+    pub fn fold(&mut self, (condition, update): (Document, Document)) -> bool {
+        let clash = condition.keys().any(|k| self.conditions.contains_key(k));
+        match merge(&self.update, &update) {
+            Some(merged) if !clash => {
+                self.update = merged;
+                self.conditions.extend(condition);
+                self.parts += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// The filter and update of the write: the events' effects, guarded together, and
     /// the conversation's `version` moved by one per event.
     pub fn write(&self) -> (Document, Document) {
@@ -87,8 +109,9 @@ impl Group {
         for (field, order) in &self.newer {
             filter.extend(super::below(&format!("{field}.order"), *order));
         }
+        filter.extend(self.conditions.clone());
         let mut inc = update.get_document("$inc").cloned().unwrap_or_default();
-        inc.insert("version", self.members.len() as i64);
+        inc.insert("version", (self.members.len() + self.parts) as i64);
         update.insert("$inc", inc);
         (filter, update)
     }
@@ -344,6 +367,35 @@ mod tests {
         let groups = group(&[message(1), message(2), message(1)]);
         let members: Vec<_> = groups.iter().map(|g| g.members.clone()).collect();
         assert_eq!(members, vec![vec![0, 1], vec![2]]);
+    }
+
+    #[test]
+    fn a_folded_part_adds_its_conditions_and_counts_as_a_change() {
+        let mut groups = group(&[message(1), message(2)]);
+        let name = (
+            doc! { "customer_name": { "$ne": "Mia" } },
+            doc! {
+                "$set": { "customer_name": "Mia" },
+                "$addToSet": { "search_words": { "$each": ["mia"] } },
+            },
+        );
+        assert!(groups[0].fold(name.clone()));
+        assert!(
+            !groups[0].fold(name),
+            "a second part with the same conditions stays apart"
+        );
+        let (filter, update) = groups[0].write();
+        assert_eq!(
+            filter.get_document("customer_name").unwrap(),
+            &doc! { "$ne": "Mia" }
+        );
+        assert_eq!(
+            update.get_document("$inc").unwrap().get_i64("version"),
+            Ok(3),
+            "two events and the part"
+        );
+        let add = update.get_document("$addToSet").unwrap();
+        assert!(add.contains_key("search_words") && add.contains_key("applied"));
     }
 
     #[test]

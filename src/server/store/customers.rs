@@ -98,16 +98,108 @@ impl<'a> Merge<'a> {
     }
 }
 
+/// A customer's merged name, to be copied to their record and to the conversations it
+/// reaches (`targets`) wherever what those hold is older.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NameCopy {
+    customer: String,
+    name: String,
+    order: String,
+    targets: Vec<(String, Seen)>,
+}
+
+/// What a conversation showed when the batch looked, before writing: a hint that saves
+/// writes, never a guard (each write keeps its own conditions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    /// Not stored yet: only a write of its own events (which creates it) can take the name.
+    Missing,
+    /// A name as new as this one, or newer: nothing to do.
+    Newer,
+    /// The same name, older: the order moves, and the conversation does not change.
+    Same,
+    /// Another name, or none: the conversation is renamed.
+    Other,
+}
+
+impl NameCopy {
+    pub fn targets(&self) -> &[(String, Seen)] {
+        &self.targets
+    }
+
+    /// The write putting the name on the customer's record.
+    pub(super) fn on_customer(&self, store: &Store) -> Update {
+        let mut filter = below("name_order", self.order.as_str());
+        filter.insert("_id", &self.customer);
+        Update {
+            collection: store.customers(),
+            filter,
+            update: doc! { "$set": {
+                "name": &self.name,
+                "name_order": &self.order,
+                "sort_name": self.name.to_lowercase(),
+            } },
+            upsert: false,
+        }
+    }
+
+    /// The two writes putting the name on conversation `conv` on its own; the second is
+    /// the one that changes the name it shows.
+    pub(super) fn on_conversation(&self, store: &Store, conv: &str) -> [Update; 2] {
+        let older = || below("customer_name_order", self.order.as_str());
+        // The same name, newer (an event delivered twice, or a field that changed
+        // elsewhere): only the order moves, and the conversation does not change.
+        let mut same = older();
+        same.insert("_id", conv);
+        same.insert("customer_name", &self.name);
+        let mut other = older();
+        other.insert("_id", conv);
+        other.insert("customer_name", doc! { "$ne": &self.name });
+        let mut rename = self.rename();
+        rename.insert("$inc", doc! { "version": 1_i64 });
+        [
+            Update {
+                collection: store.conversations.clone(),
+                filter: same,
+                update: doc! { "$set": { "customer_name_order": &self.order } },
+                upsert: false,
+            },
+            Update {
+                collection: store.conversations.clone(),
+                filter: other,
+                update: rename,
+                upsert: false,
+            },
+        ]
+    }
+
+    /// The rename as part of a write of the conversation's own events: the conditions it
+    /// adds and the update it merges in (the write counts it in the version).
+    pub(super) fn as_part(&self) -> (Document, Document) {
+        let mut condition = below("customer_name_order", self.order.as_str());
+        condition.insert("customer_name", doc! { "$ne": &self.name });
+        (condition, self.rename())
+    }
+
+    fn rename(&self) -> Document {
+        let mut update = doc! {
+            "$set": { "customer_name": &self.name, "customer_name_order": &self.order },
+        };
+        add_search_words(&mut update, &self.name);
+        update
+    }
+}
+
 impl Store {
-    /// Stores what a batch's events say of their customers (one write per customer), then
-    /// copies each one's merged name where it reaches: to the customer's record and to
-    /// their conversations, every one for a profile change, only the linked one for a
-    /// new link. Three round trips whatever the batch holds. Returns the conversations
-    /// whose shown name changed, to be announced.
-    pub async fn apply_customer_facts(
+    /// Stores what a batch's events say of their customers, one write per customer, and
+    /// returns each one's merged name with the conversations it reaches: every one for a
+    /// profile change, only the linked one for a new link. Two round trips whatever the
+    /// batch holds; [`Store::apply_batch`] then writes the copies beside the
+    /// conversations' own writes.
+    pub async fn merge_customers(
         &self,
         facts: &[CustomerFacts],
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<Vec<NameCopy>, StoreError> {
         let mut merges: Vec<Merge> = Vec::new();
         let mut place: HashMap<&str, usize> = HashMap::new();
         for f in facts {
@@ -137,68 +229,61 @@ impl Store {
             refused(&ran.outcomes)?;
         }
 
-        let names = self.customer_names(&merges).await?;
-        let mut updates = Vec::new();
-        // Positions of the writes that change a conversation's shown name.
-        let mut renames: Vec<(usize, &str)> = Vec::new();
-        for m in &merges {
-            let Some(name) = names.get(m.id) else {
-                continue;
-            };
-            let older = |field: &str| below(field, name.order.as_str());
-            let mut on_customer = older("name_order");
-            on_customer.insert("_id", m.id);
-            updates.push(Update {
-                collection: self.customers(),
-                filter: on_customer,
-                update: doc! { "$set": {
-                    "name": &name.name,
-                    "name_order": &name.order,
-                    "sort_name": name.name.to_lowercase(),
-                } },
-                upsert: false,
-            });
-            let targets: Vec<&str> = if m.everywhere {
-                name.conversations.iter().map(String::as_str).collect()
-            } else {
-                m.linked.clone()
-            };
-            for conv in targets {
-                // The same name, newer (an event delivered twice, or a field that changed
-                // elsewhere): only the order moves, and the conversation does not change.
-                let mut same = older("customer_name_order");
-                same.insert("_id", conv);
-                same.insert("customer_name", &name.name);
-                updates.push(Update {
-                    collection: self.conversations.clone(),
-                    filter: same,
-                    update: doc! { "$set": { "customer_name_order": &name.order } },
-                    upsert: false,
-                });
-                let mut other = older("customer_name_order");
-                other.insert("_id", conv);
-                other.insert("customer_name", doc! { "$ne": &name.name });
-                let mut update = doc! {
-                    "$set": { "customer_name": &name.name, "customer_name_order": &name.order },
-                    "$inc": { "version": 1_i64 },
+        let mut names = self.customer_names(&merges).await?;
+        let mut copies: Vec<NameCopy> = merges
+            .iter()
+            .filter_map(|m| {
+                let name = names.remove(m.id)?;
+                let targets = if m.everywhere {
+                    name.conversations
+                } else {
+                    m.linked.iter().map(|c| (*c).to_owned()).collect()
                 };
-                add_search_words(&mut update, &name.name);
-                renames.push((updates.len(), conv));
-                updates.push(Update {
-                    collection: self.conversations.clone(),
-                    filter: other,
-                    update,
-                    upsert: false,
-                });
+                Some(NameCopy {
+                    customer: m.id.to_owned(),
+                    name: name.name,
+                    order: name.order,
+                    targets: targets.into_iter().map(|c| (c, Seen::Other)).collect(),
+                })
+            })
+            .collect();
+        self.look_at_targets(&mut copies).await?;
+        Ok(copies)
+    }
+
+    /// Fills in what each copy's conversations show now (one read for the batch).
+    async fn look_at_targets(&self, copies: &mut [NameCopy]) -> Result<(), StoreError> {
+        let ids: Vec<&str> = copies
+            .iter()
+            .flat_map(|c| c.targets.iter().map(|(conv, _)| conv.as_str()))
+            .collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut cursor = self
+            .conversations
+            .find(doc! { "_id": { "$in": ids } })
+            .projection(doc! { "customer_name": 1, "customer_name_order": 1 })
+            .await?;
+        let mut shown: HashMap<String, (Option<String>, Option<String>)> = HashMap::new();
+        while cursor.advance().await? {
+            let doc = cursor.deserialize_current()?;
+            let text = |key: &str| doc.get_str(key).ok().map(str::to_owned);
+            if let Some(id) = text("_id") {
+                shown.insert(id, (text("customer_name"), text("customer_name_order")));
             }
         }
-        let ran = self.run_updates(updates).await?;
-        refused(&ran.outcomes)?;
-        Ok(renames
-            .into_iter()
-            .filter(|&(at, _)| matches!(ran.outcomes.get(at), Some(Ok(true))))
-            .map(|(_, conv)| conv.to_owned())
-            .collect())
+        for copy in copies {
+            for (conv, seen) in &mut copy.targets {
+                *seen = match shown.get(conv.as_str()) {
+                    None => Seen::Missing,
+                    Some((_, Some(order))) if *order >= copy.order => Seen::Newer,
+                    Some((Some(name), _)) if *name == copy.name => Seen::Same,
+                    Some(_) => Seen::Other,
+                };
+            }
+        }
+        Ok(())
     }
 
     /// The merged names of the customers of `merges` that have one.
@@ -371,7 +456,7 @@ fn name_of(doc: &Document) -> Option<CustomerName> {
 
 /// The first refusal among `outcomes`, as the batch's error: the entries stay pending and
 /// are retried one at a time, so only the one that keeps failing is set aside.
-fn refused(outcomes: &[WriteOutcome]) -> Result<(), StoreError> {
+pub(super) fn refused(outcomes: &[WriteOutcome]) -> Result<(), StoreError> {
     match outcomes.iter().find_map(|o| o.as_ref().err()) {
         Some(reason) => Err(StoreError::Write(reason.clone())),
         None => Ok(()),

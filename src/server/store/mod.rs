@@ -11,6 +11,8 @@ mod sessions;
 mod users;
 
 pub use audit::AuditEntry;
+pub use batch::BatchOutcome;
+pub use customers::NameCopy;
 pub use sessions::MongoSessionStore;
 pub use users::{NewUser, Role, UserDoc, UserError, check_password, normalise_email};
 
