@@ -8,9 +8,9 @@
 //! collides with an existing conversation (one that already holds an event of the write,
 //! or was created meanwhile by another writer) has its events retried one by one without
 //! upserting, exactly as the single-event path does. The customer names a batch brings
-//! (see [`super::customers`]) ride along in their conversations' writes. Servers without `bulkWrite` (MongoDB
-//! before 8.0) get the same writes one at a time instead; [`Store::run_updates`] does
-//! that for every batch of the store (the customers' too).
+//! (see [`super::customers`]) ride along in their conversations' writes. Servers without
+//! `bulkWrite` (MongoDB before 8.0) get the same writes one at a time instead;
+//! [`Store::run_updates`] does that for every batch of the store (the customers' too).
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -175,9 +175,10 @@ impl Store {
                 outcome.events[i] = result.clone();
             }
         }
-        copies
-            .renames
-            .finish(&ran.outcomes[first_copy..], &mut outcome.renamed)?;
+        copies.renames.finish(
+            ran.outcomes.get(first_copy..).unwrap_or_default(),
+            &mut outcome.renamed,
+        )?;
 
         // A collision means the conversation exists and the group's guards did not all
         // hold there (an event of it was stored before, or a register or the name is
@@ -215,9 +216,10 @@ impl Store {
         for (&i, result) in retry.iter().zip(&again.outcomes) {
             outcome.events[i] = result.clone();
         }
-        copies
-            .renames
-            .finish(&again.outcomes[first_copy..], &mut outcome.renamed)?;
+        copies.renames.finish(
+            again.outcomes.get(first_copy..).unwrap_or_default(),
+            &mut outcome.renamed,
+        )?;
         for position in again.collided {
             if let Some(&i) = retry.get(position) {
                 outcome.events[i] = Err(format!(

@@ -1,5 +1,6 @@
-//! MongoDB access. The projections (`conversations`) are written only by ingest through
-//! [`Store::apply`]; the web side only reads them. Users and sessions live beside them so
+//! MongoDB access. The projections (`conversations`, `customers`) are written only by
+//! ingest, through [`Store::merge_customers`] and [`Store::apply_batch`]; the web side
+//! only reads them. Users and sessions live beside them so
 //! every web process shares one view of who is signed in.
 
 mod audit;
