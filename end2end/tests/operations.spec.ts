@@ -31,6 +31,7 @@ test('metrics count applied events by type and show the backlog', async ({ reque
 
   const text = await (await request.get('/metrics')).text();
   expect(text).toMatch(/^billie_ingest_batch_seconds_count [1-9]\d*$/m);
+  expect(text).toMatch(/^billie_ingest_entry_age_seconds_count [1-9]\d*$/m);
   expect(text).toMatch(/^billie_consumer_pending \d+$/m);
   expect(text).toMatch(/^billie_consumer_lag \d+$/m);
 });

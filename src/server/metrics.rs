@@ -34,16 +34,54 @@ impl Disposition {
     }
 }
 
-/// Upper bounds (seconds) of the batch-latency histogram buckets.
-const BUCKETS: [f64; 8] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
+/// Upper bounds (seconds) of the histograms' buckets.
+const BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0];
+
+/// A Prometheus histogram of durations, updated without a lock.
+#[derive(Debug, Default)]
+struct Histogram {
+    buckets: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    micros: AtomicU64,
+}
+
+impl Histogram {
+    fn observe(&self, took: Duration) {
+        let secs = took.as_secs_f64();
+        for (bucket, bound) in self.buckets.iter().zip(BUCKETS) {
+            if secs <= bound {
+                bucket.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.micros
+            .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    fn render(&self, name: &str, out: &mut String) {
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        for (bucket, bound) in self.buckets.iter().zip(BUCKETS) {
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{le=\"{bound}\"}} {}",
+                bucket.load(Ordering::Relaxed)
+            );
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
+        let sum = self.micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "{name}_sum {sum}");
+        let _ = writeln!(out, "{name}_count {count}");
+    }
+}
 
 #[derive(Debug, Default)]
 pub struct Metrics {
     /// Counts by disposition, then event type.
     events: Mutex<BTreeMap<Disposition, BTreeMap<String, u64>>>,
-    batch_buckets: [AtomicU64; BUCKETS.len()],
-    batches: AtomicU64,
-    batch_micros: AtomicU64,
+    batches: Histogram,
+    /// How old entries were when acknowledged (see [`Metrics::acknowledged`]).
+    ages: Histogram,
 }
 
 impl Metrics {
@@ -63,15 +101,14 @@ impl Metrics {
 
     /// Time to apply and acknowledge one batch.
     pub fn batch(&self, took: Duration) {
-        let secs = took.as_secs_f64();
-        for (bucket, bound) in self.batch_buckets.iter().zip(BUCKETS) {
-            if secs <= bound {
-                bucket.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        self.batches.fetch_add(1, Ordering::Relaxed);
-        self.batch_micros
-            .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+        self.batches.observe(took);
+    }
+
+    /// An entry acknowledged (its effect stored, or its refusal recorded) `age` after
+    /// Redis added it: how far the dashboard trails the chat. The age comes from the
+    /// entry id's time, Redis's clock, so a skew between the two hosts shifts it.
+    pub fn acknowledged(&self, age: Duration) {
+        self.ages.observe(age);
     }
 
     /// The Prometheus text exposition, with the group's backlog if known.
@@ -85,20 +122,9 @@ impl Metrics {
                 let _ = writeln!(out, "{name}{{type=\"{}\"}} {n}", escape(typ));
             }
         }
-        let name = "billie_ingest_batch_seconds";
-        let _ = writeln!(out, "# TYPE {name} histogram");
-        for (bucket, bound) in self.batch_buckets.iter().zip(BUCKETS) {
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{le=\"{bound}\"}} {}",
-                bucket.load(Ordering::Relaxed)
-            );
-        }
-        let count = self.batches.load(Ordering::Relaxed);
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
-        let sum = self.batch_micros.load(Ordering::Relaxed) as f64 / 1e6;
-        let _ = writeln!(out, "{name}_sum {sum}");
-        let _ = writeln!(out, "{name}_count {count}");
+        self.batches.render("billie_ingest_batch_seconds", &mut out);
+        self.ages
+            .render("billie_ingest_entry_age_seconds", &mut out);
         if let Some(group) = group {
             let _ = writeln!(out, "# TYPE billie_consumer_pending gauge");
             let _ = writeln!(out, "billie_consumer_pending {}", group.pending);
@@ -185,6 +211,8 @@ mod tests {
         m.count(Disposition::Applied, "user_input");
         m.count(Disposition::Unknown, "odd\"type");
         m.batch(Duration::from_millis(20));
+        m.acknowledged(Duration::from_millis(70));
+        m.acknowledged(Duration::from_secs(2));
         let text = m.render(Some(&GroupBacklog {
             pending: 3,
             lag: Some(7),
@@ -194,6 +222,9 @@ mod tests {
         assert!(text.contains("billie_ingest_batch_seconds_bucket{le=\"0.01\"} 0\n"));
         assert!(text.contains("billie_ingest_batch_seconds_bucket{le=\"0.025\"} 1\n"));
         assert!(text.contains("billie_ingest_batch_seconds_count 1\n"));
+        assert!(text.contains("billie_ingest_entry_age_seconds_bucket{le=\"0.1\"} 1\n"));
+        assert!(text.contains("billie_ingest_entry_age_seconds_bucket{le=\"5\"} 2\n"));
+        assert!(text.contains("billie_ingest_entry_age_seconds_sum 2.07\n"));
         assert!(text.contains("billie_consumer_pending 3\n"));
         assert!(text.contains("billie_consumer_lag 7\n"));
     }

@@ -268,6 +268,13 @@ impl Consumer {
                 .redis
                 .xack(&self.config.stream, &self.config.group, &done)
                 .await?;
+            let now = std::time::SystemTime::now();
+            for id in &done {
+                if let Some(added) = added_at(id) {
+                    let age = now.duration_since(added).unwrap_or_default();
+                    self.metrics.acknowledged(age);
+                }
+            }
         }
         match failure {
             Some(e) => Err(e),
@@ -484,6 +491,13 @@ pub async fn apply_events(
     Ok(dispositions)
 }
 
+/// When Redis added the entry with id `id` (`<milliseconds>-<sequence>`).
+fn added_at(id: &str) -> Option<std::time::SystemTime> {
+    let (millis, _) = id.split_once('-')?;
+    let millis = millis.parse::<u64>().ok()?;
+    std::time::UNIX_EPOCH.checked_add(Duration::from_millis(millis))
+}
+
 /// The entry's fields as text; a value that is not UTF-8 breaks the contract.
 pub fn raw_entry(entry: &StreamId) -> Result<RawEntry, ParseError> {
     // XADD needs at least one field: an entry without any was removed while pending.
@@ -533,4 +547,18 @@ pub async fn run(mut consumer: Consumer, mut shutdown: watch::Receiver<bool>) {
         }
     }
     tracing::info!("ingest stopped");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_id_tells_when_redis_added_it() {
+        let added = added_at("1764230400000-7").unwrap();
+        let millis = added.duration_since(std::time::UNIX_EPOCH).unwrap();
+        assert_eq!(millis, Duration::from_millis(1_764_230_400_000));
+        assert_eq!(added_at("not-an-id"), None);
+        assert_eq!(added_at("12345"), None);
+    }
 }
