@@ -268,6 +268,32 @@ async fn a_name_reaches_a_conversation_whose_batch_holds_an_event_seen_before() 
 }
 
 #[tokio::test]
+async fn a_new_conversation_claimed_by_two_customers_shows_the_newer_name() {
+    let env = TestEnv::new().await;
+    // One batch creates `x` and names two customers for it; both names are copied to
+    // it, and the newer one is what it shows.
+    env.append(&[
+        details(
+            "x",
+            "2",
+            "2026-11-03T09:00:00Z",
+            r#"{"customer_id":"K1","first_name":"Ann","last_name":"Lee"}"#,
+        ),
+        details(
+            "x",
+            "3",
+            "2026-11-03T10:00:00Z",
+            r#"{"customer_id":"K2","first_name":"Bo","last_name":"Kim"}"#,
+        ),
+    ])
+    .await;
+    let mut consumer = env.consumer("c1").await;
+    env.drain(&mut consumer).await;
+    let x = env.store.get_conversation("x").await.unwrap().unwrap();
+    assert_eq!(x.summary.customer_name.as_deref(), Some("Bo Kim"));
+}
+
+#[tokio::test]
 async fn conversations_stored_before_search_words_get_them() {
     let env = TestEnv::new().await;
     let conversations = env

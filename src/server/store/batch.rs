@@ -143,18 +143,23 @@ impl Store {
             .map(|(g, group)| (group.conv.clone(), g))
             .collect();
         let mut folded: HashMap<usize, &NameCopy> = HashMap::new();
+        // Copies to conversations this batch creates that could not ride along (two
+        // customers' names for one conversation): written once the conversation exists,
+        // since an unordered bulkWrite may run them before its creation.
+        let mut later: Vec<(&NameCopy, usize)> = Vec::new();
         let mut copies = Copies::default();
         for copy in names {
             copies.add(copy.on_customer(self), None);
             for (conv, seen) in copy.targets() {
                 let group = newest.get(conv).copied();
                 match (seen, group) {
-                    (Seen::Newer, _) | (Seen::Missing, None) => continue,
+                    (Seen::Newer, _) | (Seen::Missing, None) => {}
                     (Seen::Missing | Seen::Other, Some(g))
                         if !folded.contains_key(&g) && groups[g].fold(copy.as_part()) =>
                     {
                         folded.insert(g, copy);
                     }
+                    (Seen::Missing, Some(g)) => later.push((copy, g)),
                     _ => copies.add_conversation(self, copy, conv),
                 }
             }
@@ -184,13 +189,14 @@ impl Store {
         // hold there (an event of it was stored before, or a register or the name is
         // newer), or that another writer created it meanwhile. Each of those events is
         // written again on its own, without upserting, and a name folded into the group
-        // on its own writes.
+        // on its own writes. The copies held for conversations the batch created go in
+        // the same round trip.
         let collided: Vec<usize> = ran
             .collided
             .into_iter()
             .filter(|&g| g < first_copy)
             .collect();
-        if collided.is_empty() {
+        if collided.is_empty() && later.is_empty() {
             return Ok(outcome);
         }
         let retry: Vec<usize> = collided
@@ -209,6 +215,9 @@ impl Store {
             if let Some(copy) = folded.get(g) {
                 copies.add_conversation(self, copy, &groups[*g].conv);
             }
+        }
+        for (copy, g) in later {
+            copies.add_conversation(self, copy, &groups[g].conv);
         }
         let first_copy = updates.len();
         updates.extend(copies.updates);

@@ -123,7 +123,7 @@ pub enum Seen {
 }
 
 impl NameCopy {
-    pub fn targets(&self) -> &[(String, Seen)] {
+    pub(super) fn targets(&self) -> &[(String, Seen)] {
         &self.targets
     }
 
