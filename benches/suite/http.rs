@@ -47,6 +47,15 @@ impl Client {
         self.cookie.as_deref()
     }
 
+    /// Another connection in the same session, as a second tab of the browser.
+    pub fn same_session(&self) -> Self {
+        Self {
+            addr: self.addr,
+            stream: None,
+            cookie: self.cookie.clone(),
+        }
+    }
+
     /// Signs in as a browser's login form does; the session cookie is kept.
     pub async fn sign_in(&mut self, email: &str, password: &str) -> Result<(), BenchError> {
         let body = format!(

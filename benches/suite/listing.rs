@@ -1,7 +1,8 @@
 //! The conversation list at scale: 100,000 conversations stored, the list's server
 //! function timed as the browser calls it (signed in, over HTTP on this machine): the
 //! first page, every deeper page of a walk to the end, both with and without a search
-//! term, and the per-status counts beside the tabs.
+//! term, and the per-status counts beside the tabs: asked for by one list at a time, and
+//! by [`VIEWERS`] lists at once, as a busy feed makes every open list refresh them.
 //!
 //! The 100,000 conversations are copies of those the ingest benchmark projected, each
 //! with its own id, application number, customer and activity time, so documents have
@@ -136,6 +137,10 @@ pub async fn run(env: &Env, conversations: usize) -> Result<Figures, BenchError>
         "Status counts, searching \"smith\"",
         counts(&mut client, &format!("search={common}"), 100).await?,
     );
+    time(
+        "Status counts, 100 lists asking at once",
+        crowd_counts(&client, VIEWERS, 3).await?,
+    );
     Ok(Figures {
         conversations,
         scenarios,
@@ -238,6 +243,34 @@ async fn walk(client: &mut Client, form: &str) -> Result<Samples, BenchError> {
         let (next_page, took) = list(client, &query).await?;
         samples.push(took);
         page = next_page;
+    }
+    Ok(samples)
+}
+
+/// How many open lists ask for the counts at once in the crowd scenario.
+const VIEWERS: usize = 100;
+
+/// `viewers` lists, each on its own connection, ask for the unfiltered counts `times`
+/// times each, all at once (each asks again as soon as it has its answer, as a list does
+/// when the feed is busy).
+async fn crowd_counts(
+    client: &Client,
+    viewers: usize,
+    times: usize,
+) -> Result<Samples, BenchError> {
+    let tasks: Vec<_> = (0..viewers)
+        .map(|_| {
+            let mut viewer = client.same_session();
+            tokio::spawn(async move {
+                counts(&mut viewer, "", times)
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+        })
+        .collect();
+    let mut samples = Samples::default();
+    for task in tasks {
+        samples.extend(task.await??);
     }
     Ok(samples)
 }

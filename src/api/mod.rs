@@ -293,10 +293,25 @@ pub async fn list_conversations(
 pub async fn count_conversations(search: Option<String>) -> Result<StatusCounts, ServerFnError> {
     let (state, _) = crate::server::auth::require_user().await?;
     let filter = ConversationFilter::parse(search, None).map_err(ServerFnError::new)?;
+    // Lists asking at the same time share one count that started after they asked.
+    let store = state.store.clone();
+    let read = {
+        let filter = filter.clone();
+        move || {
+            let (store, filter) = (store.clone(), filter.clone());
+            async move {
+                store
+                    .count_conversations(&filter)
+                    .await
+                    .map_err(std::sync::Arc::new)
+            }
+        }
+    };
     state
-        .store
-        .count_conversations(&filter)
+        .counts
+        .get(filter, read)
         .await
+        .map_err(ServerFnError::new)?
         .map_err(ServerFnError::new)
 }
 

@@ -12,6 +12,7 @@ pub mod ingest;
 pub mod memory;
 pub mod metrics;
 pub mod projection;
+pub mod shared_read;
 pub mod startup;
 pub mod status;
 pub mod store;

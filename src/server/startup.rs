@@ -18,6 +18,7 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::sync::watch;
 use tower_sessions::{Expiry, SessionManagerLayer, cookie::Key, cookie::SameSite};
 
+use crate::api::{ConversationFilter, StatusCounts};
 use crate::app::{App, shell};
 use crate::server::account;
 use crate::server::auth::{self, AuthSettings, Backend, throttle::Throttle};
@@ -25,8 +26,9 @@ use crate::server::config::{ConfigError, ServeSettings};
 use crate::server::feed::{self, Hub, Publisher};
 use crate::server::ingest::{self, Consumer, ConsumerConfig, IngestError};
 use crate::server::metrics::{self, Metrics};
+use crate::server::shared_read::SharedRead;
 use crate::server::status::{self, StatusRules};
-use crate::server::store::{MongoSessionStore, StartError, Store};
+use crate::server::store::{MongoSessionStore, StartError, Store, StoreError};
 
 /// Shared by every request handler and server function.
 #[derive(Clone, FromRef)]
@@ -41,7 +43,12 @@ pub struct AppState {
     /// Turns true when the process is asked to stop.
     pub shutdown: watch::Receiver<bool>,
     pub auth: Arc<AuthSettings>,
+    /// The tab counts, one count at a time per search whatever the number of lists
+    /// asking (see [`SharedRead`]).
+    pub counts: Arc<SharedCounts>,
 }
+
+pub type SharedCounts = SharedRead<ConversationFilter, Result<StatusCounts, Arc<StoreError>>>;
 
 /// The stream and group this deployment consumes.
 #[derive(Debug, Clone)]
@@ -133,6 +140,7 @@ pub async fn serve(settings: ServeSettings) -> Result<(), ServeError> {
             ),
             sessions: MongoSessionStore::new(&store),
         }),
+        counts: Arc::default(),
     };
     let app = router(state, &settings)?;
 
