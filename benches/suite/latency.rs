@@ -3,7 +3,8 @@
 //! feed of one dashboard process that also consumes the ledger, while the load is appended
 //! at a fixed rate. A message event counts as delivered to a client when a frame shows its
 //! conversation's `message_count` reaching it; latency runs from just before its XADD to
-//! that frame's arrival. The server's resident memory is sampled meanwhile.
+//! that frame's arrival. The server's resident memory is sampled meanwhile, and the CPU
+//! time each party used in the measured window is read (see [`crate::cpu`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -15,6 +16,7 @@ use redis::AsyncCommands;
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest, http::HeaderValue};
 
+use crate::cpu::Usage;
 use crate::http::Client;
 use crate::load::Load;
 use crate::services::{App, EMAIL, PASSWORD};
@@ -33,6 +35,8 @@ pub struct Figures {
     pub frames: usize,
     pub rss_connected: u64,
     pub rss_peak: u64,
+    /// CPU time used during the measured window, by party.
+    pub cpu: Usage,
 }
 
 /// When each message of each conversation was appended, by position in its transcript.
@@ -104,6 +108,7 @@ pub async fn run(
     let mut in_window = 0usize;
     let mut ticker = tokio::time::interval(Duration::from_millis(5));
     let mut next_sample = Instant::now();
+    let mut cpu_at_start = None;
     while Instant::now() < window_end {
         ticker.tick().await;
         let due = (started.elapsed().as_secs_f64() * rate as f64) as usize;
@@ -112,6 +117,9 @@ pub async fn run(
         }
         let mut pipe = redis::pipe();
         let now = Instant::now();
+        if cpu_at_start.is_none() && now >= window_start {
+            cpu_at_start = Some(Usage::now(app.pid())?);
+        }
         {
             let mut sent = sent.write().map_err(|_| "poisoned")?;
             for entry in load.by_ref().take(due - appended) {
@@ -131,6 +139,9 @@ pub async fn run(
             next_sample = now + Duration::from_millis(250);
         }
     }
+    let cpu = cpu_at_start
+        .unwrap_or_default()
+        .until(Usage::now(app.pid())?);
     // Stragglers: whatever has not arrived two seconds later counts as not delivered.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let _ = stop_tx.send(true);
@@ -153,6 +164,7 @@ pub async fn run(
         frames,
         rss_connected,
         rss_peak,
+        cpu,
     })
 }
 

@@ -7,6 +7,7 @@
 //! with the `BENCH_*` variables below, and this writes the figures into BENCHMARKS.md.
 //! Timings live here and in that report, never in tests.
 
+mod cpu;
 mod http;
 mod ingest;
 mod latency;
@@ -118,6 +119,7 @@ async fn run() -> Result<(), BenchError> {
             live.rss_connected / 1_000_000,
             live.rss_peak / 1_000_000,
         );
+        eprintln!("CPU in the window: {:?}", live.cpu);
         return Ok(());
     }
     let bundle = report::Bundle::measure(&env.wasm)?;

@@ -119,6 +119,21 @@ pub fn render(
                 ),
                 Some(p99.as_millis() <= 100),
             );
+            let cpu = live.cpu;
+            row(
+                format!(
+                    "CPU used in those {} s (of {} core-seconds): the benchmark's clients / the dashboard / secantusd-rs / Redis",
+                    live.seconds,
+                    live.seconds
+                        * std::thread::available_parallelism().map_or(1, |n| n.get() as u64)
+                ),
+                "",
+                format!(
+                    "{:.1} s / {:.1} s / {:.1} s / {:.1} s",
+                    cpu.bench, cpu.server, cpu.store, cpu.redis
+                ),
+                None,
+            );
             let delivered = live.latency.len();
             row(
                 format!(
