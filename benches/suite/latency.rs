@@ -6,6 +6,7 @@
 //! that frame's arrival. The server's resident memory is sampled meanwhile, and the CPU
 //! time each party used in the measured window is read (see [`crate::cpu`]).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -13,6 +14,7 @@ use std::time::{Duration, Instant};
 use billie_dashboard::api::{Change, FeedFrame};
 use futures::StreamExt;
 use redis::AsyncCommands;
+use serde::Deserialize;
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest, http::HeaderValue};
 
@@ -37,6 +39,7 @@ pub struct Figures {
     pub rss_peak: u64,
     /// CPU time used during the measured window, by party.
     pub cpu: Usage,
+    pub full_decode: bool,
 }
 
 /// When each message of each conversation was appended, by position in its transcript.
@@ -44,12 +47,8 @@ type Sent = Arc<RwLock<HashMap<String, Vec<Instant>>>>;
 
 const WARM_UP: Duration = Duration::from_secs(5);
 
-pub async fn run(
-    env: &Env,
-    clients: usize,
-    rate: usize,
-    seconds: u64,
-) -> Result<Figures, BenchError> {
+pub async fn run(env: &Env, full_decode: bool) -> Result<Figures, BenchError> {
+    let (clients, rate, seconds) = (env.clients, env.rate, env.seconds);
     let db = "bench_live";
     let stream = format!("{db}:chatLedger");
     // No response timeout: on a loaded machine a reply may take longer than the default.
@@ -89,6 +88,7 @@ pub async fn run(
             sent.clone(),
             stop.clone(),
             window.clone(),
+            full_decode,
         )));
     }
     eprintln!("  {clients} WebSocket clients connected");
@@ -165,6 +165,7 @@ pub async fn run(
         rss_connected,
         rss_peak,
         cpu,
+        full_decode,
     })
 }
 
@@ -190,12 +191,73 @@ struct Seen {
     resyncs: usize,
 }
 
+/// What a client reads of a frame: the type, and each changed conversation's id and
+/// message count, borrowed from the text. The rest is skipped, not decoded.
+#[derive(Deserialize)]
+struct Glance<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default, borrow)]
+    changes: Vec<GlancedChange<'a>>,
+}
+
+#[derive(Deserialize)]
+struct GlancedChange<'a> {
+    #[serde(borrow)]
+    conversation: GlancedSummary<'a>,
+}
+
+#[derive(Deserialize)]
+struct GlancedSummary<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    message_count: i64,
+}
+
+/// A frame as the measure reads it: (conversation id, message count) per change, or
+/// `None` for a resync. With `full`, the frame is first decoded whole into the browser's
+/// types, as the browser does (and at the browser's cost, on this machine's cores).
+fn read_frame(text: &str, full: bool) -> Result<Option<Vec<(String, usize)>>, BenchError> {
+    let count = |n: i64| n.max(0) as usize;
+    if full {
+        return Ok(match serde_json::from_str::<FeedFrame>(text)? {
+            FeedFrame::Changes { changes } => Some(
+                changes
+                    .into_iter()
+                    .map(|Change { conversation, .. }| {
+                        (conversation.id, count(conversation.message_count))
+                    })
+                    .collect(),
+            ),
+            FeedFrame::Resync => None,
+            FeedFrame::Hello => Some(Vec::new()),
+        });
+    }
+    let glance: Glance = serde_json::from_str(text)?;
+    Ok(match glance.kind.as_ref() {
+        "resync" => None,
+        _ => Some(
+            glance
+                .changes
+                .into_iter()
+                .map(|c| {
+                    (
+                        c.conversation.id.into_owned(),
+                        count(c.conversation.message_count),
+                    )
+                })
+                .collect(),
+        ),
+    })
+}
+
 /// One client: reads frames until told to stop, timing each message it learns of.
 async fn watch_feed(
     mut socket: Socket,
     sent: Sent,
     mut stop: watch::Receiver<bool>,
     window: watch::Receiver<Option<(Instant, Instant)>>,
+    full_decode: bool,
 ) -> Result<Seen, BenchError> {
     let mut seen = Seen {
         latency: Samples::default(),
@@ -216,29 +278,26 @@ async fn watch_feed(
             None => return Err("the server closed the feed".into()),
         };
         seen.frames += 1;
-        match serde_json::from_str::<FeedFrame>(&text)? {
-            FeedFrame::Changes { changes } => {
-                let Some((from, to)) = *window.borrow() else {
-                    continue;
-                };
-                for Change { conversation, .. } in changes {
-                    let now_count = conversation.message_count.max(0) as usize;
-                    let count = counts.entry(conversation.id.clone()).or_default();
-                    if now_count > *count {
-                        let sent = sent.read().map_err(|_| "poisoned")?;
-                        if let Some(times) = sent.get(&conversation.id) {
-                            for &at in times.iter().take(now_count).skip(*count) {
-                                if at >= from && at < to {
-                                    seen.latency.push(arrived - at);
-                                }
-                            }
+        let Some(changes) = read_frame(&text, full_decode)? else {
+            seen.resyncs += 1;
+            continue;
+        };
+        let Some((from, to)) = *window.borrow() else {
+            continue;
+        };
+        for (id, now_count) in changes {
+            let count = counts.get(&id).copied().unwrap_or(0);
+            if now_count > count {
+                let sent = sent.read().map_err(|_| "poisoned")?;
+                if let Some(times) = sent.get(&id) {
+                    for &at in times.iter().take(now_count).skip(count) {
+                        if at >= from && at < to {
+                            seen.latency.push(arrived - at);
                         }
-                        *count = now_count;
                     }
                 }
+                counts.insert(id, now_count);
             }
-            FeedFrame::Resync => seen.resyncs += 1,
-            FeedFrame::Hello => {}
         }
     }
     let _ = socket.close(None).await;

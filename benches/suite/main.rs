@@ -38,6 +38,10 @@ pub struct Env {
     pub rate: usize,
     pub seconds: u64,
     pub list_size: usize,
+    /// With `BENCH_ONLY=latency`: the clients decode each frame in full, into the
+    /// browser's types, rather than only what the measure reads (`BENCH_DECODE=full`).
+    /// A full run measures both.
+    pub full_decode: bool,
 }
 
 impl Env {
@@ -67,6 +71,7 @@ impl Env {
             rate: number("BENCH_RATE", 1_000)?,
             seconds: number("BENCH_SECONDS", 30)? as u64,
             list_size: number("BENCH_LIST_SIZE", 100_000)?,
+            full_decode: std::env::var("BENCH_DECODE").is_ok_and(|v| v == "full"),
         })
     }
 
@@ -111,7 +116,7 @@ async fn run() -> Result<(), BenchError> {
     // look at one measure while working on it, printed, with no report.
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     if only == "latency" {
-        let mut live = latency::run(&env, env.clients, env.rate, env.seconds).await?;
+        let mut live = latency::run(&env, env.full_decode).await?;
         eprintln!(
             "latency p50 {} ms, p99 {} ms; RSS {} MB connected, {} MB peak",
             live.latency.percentile(50.0).as_millis(),
@@ -142,10 +147,9 @@ async fn run() -> Result<(), BenchError> {
     let list = listing::run(&env, env.list_size)
         .await
         .map_err(|e| e.to_string());
-    let live = latency::run(&env, env.clients, env.rate, env.seconds)
-        .await
-        .map_err(|e| e.to_string());
-    let text = report::render(&env, ingest, live, list, bundle);
+    let live = latency::run(&env, false).await.map_err(|e| e.to_string());
+    let decoding = latency::run(&env, true).await.map_err(|e| e.to_string());
+    let text = report::render(&env, ingest, [live, decoding], list, bundle);
     println!("{text}");
     report::write(&env.report, &text)?;
     eprintln!("figures written to {}", env.report.display());
