@@ -126,7 +126,8 @@ where
     }
 
     /// How many keys have a read running or callers waiting.
-    pub fn keys(&self) -> usize {
+    #[cfg(test)]
+    fn keys(&self) -> usize {
         lock(&self.slots).len()
     }
 }
