@@ -171,6 +171,57 @@ test('the transcript follows new messages unless the reader scrolled up', async 
   expect(await log.evaluate((el) => el.scrollTop)).toBe(0);
 });
 
+test('a list gets summaries; the open conversation gets its own new messages, applied in place', async ({ page }) => {
+  const t = tag();
+  const [shown, other] = [`watch-a-${t}`, `watch-b-${t}`];
+  appendEntries([started(shown, `APP-WA${t}`), started(other, `APP-WB${t}`)]);
+  // What the tab's feed brings (each change's conversation and new message), and says.
+  const received: { id: string; messages: number; text: string | null }[] = [];
+  const sent: string[] = [];
+  page.on('websocket', (ws) => {
+    ws.on('framereceived', ({ payload }) => {
+      const frame = JSON.parse(String(payload));
+      if (frame.type !== 'changes') return;
+      for (const { conversation, message } of frame.changes) {
+        received.push({ id: conversation.id, messages: conversation.message_count, text: message?.text ?? null });
+      }
+    });
+    ws.on('framesent', ({ payload }) => sent.push(String(payload)));
+  });
+  const change = (id: string, messages: number) => received.find((c) => c.id === id && c.messages === messages);
+
+  // A list: a new message comes as its conversation's summary alone.
+  await signIn(page);
+  await expect(page.getByTestId('live-badge')).toHaveText('Live');
+  appendEntries([said(other, 2, `for the list ${t}`)]);
+  await expect.poll(() => change(other, 1)).toBeTruthy();
+  expect(change(other, 1)?.text).toBeNull();
+
+  // The open conversation: the tab says so, and its new message comes in the frame and
+  // is shown without fetching the conversation again.
+  await page.goto(`/conversations/${shown}`);
+  await hydrated(page);
+  await expect(page.getByTestId('live-badge')).toHaveText('Live');
+  await expect.poll(() => sent).toContain(JSON.stringify({ watch: shown }));
+  let refetches = 0;
+  page.on('request', (r) => {
+    if (r.url().includes('/api/conversations/get')) refetches += 1;
+  });
+  appendEntries([said(shown, 2, `for the open one ${t}`)]);
+  await expect(page.getByRole('log', { name: 'Transcript' })).toContainText(`for the open one ${t}`);
+  expect(change(shown, 1)?.text).toBe(`for the open one ${t}`);
+  expect(refetches).toBe(0);
+  // Other conversations' messages still come as summaries.
+  appendEntries([said(other, 3, `still for the list ${t}`)]);
+  await expect.poll(() => change(other, 2)).toBeTruthy();
+  expect(change(other, 2)?.text).toBeNull();
+
+  // Back on the list, the tab no longer shows a conversation.
+  await page.getByRole('link', { name: '← All conversations' }).click();
+  await expect(page).toHaveURL(/\/conversations$/);
+  await expect.poll(() => sent).toContain(JSON.stringify({ watch: null }));
+});
+
 test('the customer page shows the profile and links to their conversations', async ({ page }) => {
   const t = tag();
   const [first, second] = [`cust-a-${t}`, `cust-b-${t}`];

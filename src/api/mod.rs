@@ -133,6 +133,14 @@ pub enum FeedFrame {
     Resync,
 }
 
+/// What a browser tells the live feed, as JSON text: which conversation it shows, whose
+/// changes it wants with their new messages (`None`: none). Other conversations' changes
+/// come as their summaries alone, which is all a list shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedRequest {
+    pub watch: Option<String>,
+}
+
 /// A conversation's new state; `conversation.version` orders a conversation's changes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {

@@ -18,9 +18,14 @@ pub fn ConversationPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
     let detail = Resource::new(id, move |id| {
+        // Before the fetch, so that the changes after its mark come with their messages.
+        feed.watch(Some(id.clone()));
         let mark = feed.mark();
         async move { (mark, get_conversation(id).await) }
     });
+    // A hydrated page fetched nothing: say what it shows. Leaving it, say it no more.
+    Effect::new(move |_| feed.watch(Some(id())));
+    on_cleanup(move || feed.watch(None));
     view! {
         <Header />
         <main class="page">

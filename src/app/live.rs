@@ -3,6 +3,11 @@
 //! follow the log from the moment their data was fetched, so a change that lands while a
 //! fetch is in flight is applied rather than lost. A new connection or a `resync` frame starts a new
 //! epoch: every view refetches, because changes may have been missed meanwhile.
+//!
+//! The tab tells the server which conversation it shows ([`LiveFeed::watch`]): only that
+//! conversation's changes come with their new messages, the others as summaries, which
+//! is all a list shows. A change that comes without its message (sent before the server
+//! knew) is a gap the conversation view fills by refetching.
 
 use std::collections::VecDeque;
 
@@ -44,6 +49,11 @@ pub struct LiveFeed {
     /// The page itself is ending the session (a password change) and goes to the login
     /// page on its own: the feed's "session ended" close is expected, not news.
     expected_sign_out: StoredValue<bool>,
+    /// The conversation the tab shows, whose changes should bring their messages.
+    watching: StoredValue<Option<String>>,
+    /// Requests to the open socket, while there is one.
+    #[cfg(feature = "hydrate")]
+    requests: StoredValue<Option<futures::channel::mpsc::UnboundedSender<String>>>,
 }
 
 impl LiveFeed {
@@ -53,6 +63,9 @@ impl LiveFeed {
             log: RwSignal::new(FeedLog::default()),
             started: StoredValue::new(false),
             expected_sign_out: StoredValue::new(false),
+            watching: StoredValue::new(None),
+            #[cfg(feature = "hydrate")]
+            requests: StoredValue::new(None),
         };
         provide_context(feed);
         feed
@@ -65,6 +78,32 @@ impl LiveFeed {
     /// Says whether the page is about to end its own session (see `expected_sign_out`).
     pub fn expect_sign_out(&self, expected: bool) {
         self.expected_sign_out.set_value(expected);
+    }
+
+    /// Tells the server which conversation this tab shows (`None`: none), so that its
+    /// changes come with their new messages.
+    pub fn watch(&self, id: Option<String>) {
+        if self.watching.try_with_value(|w| *w == id).unwrap_or(true) {
+            return;
+        }
+        self.watching.try_set_value(id);
+        #[cfg(feature = "hydrate")]
+        self.send_watching();
+    }
+
+    #[cfg(feature = "hydrate")]
+    fn send_watching(&self) {
+        let request = crate::api::FeedRequest {
+            watch: self.watching.try_get_value().flatten(),
+        };
+        let Ok(text) = serde_json::to_string(&request) else {
+            return;
+        };
+        self.requests.try_with_value(|requests| {
+            if let Some(requests) = requests {
+                let _ = requests.unbounded_send(text);
+            }
+        });
     }
 
     /// Where the feed is now; take it just before fetching data a view will follow.
@@ -140,11 +179,13 @@ impl LiveFeed {
 
 #[cfg(feature = "hydrate")]
 mod browser {
+    use std::pin::pin;
     use std::time::Duration;
 
     use futures::StreamExt;
+    use futures::future::{Either, select};
     use gloo_net::websocket::{Message, WebSocketError, futures::WebSocket};
-    use leptos::prelude::{GetUntracked, GetValue, Set};
+    use leptos::prelude::{GetUntracked, GetValue, Set, SetValue};
 
     use super::{LiveFeed, LiveState};
     use crate::api::FeedFrame;
@@ -193,32 +234,51 @@ mod browser {
         let mut backoff = Duration::from_millis(250);
         loop {
             if let Ok(socket) = WebSocket::open(&url) {
-                let (_write, mut read) = socket.split();
-                while let Some(message) = read.next().await {
-                    let message = match message {
-                        Ok(message) => message,
-                        Err(WebSocketError::ConnectionClose(close)) if close.code == SIGNED_OUT => {
-                            // The account was disabled or its password changed.
-                            if !feed.expected_sign_out.get_value()
-                                && let Some(window) = web_sys::window()
+                let (write, mut read) = socket.split();
+                let (requests, outgoing) = futures::channel::mpsc::unbounded::<String>();
+                feed.requests.set_value(Some(requests));
+                // A new socket knows nothing of this tab yet.
+                feed.send_watching();
+                let reading = async {
+                    while let Some(message) = read.next().await {
+                        let message = match message {
+                            Ok(message) => message,
+                            Err(WebSocketError::ConnectionClose(close))
+                                if close.code == SIGNED_OUT =>
                             {
-                                let _ = window.location().set_href("/login?ended=1");
+                                return true;
                             }
-                            return;
+                            Err(_) => break,
+                        };
+                        let Message::Text(text) = message else {
+                            continue;
+                        };
+                        let Ok(frame) = serde_json::from_str::<FeedFrame>(&text) else {
+                            continue;
+                        };
+                        if frame == FeedFrame::Hello {
+                            feed.state.set(LiveState::Live);
+                            backoff = Duration::from_millis(250);
                         }
-                        Err(_) => break,
-                    };
-                    let Message::Text(text) = message else {
-                        continue;
-                    };
-                    let Ok(frame) = serde_json::from_str::<FeedFrame>(&text) else {
-                        continue;
-                    };
-                    if frame == FeedFrame::Hello {
-                        feed.state.set(LiveState::Live);
-                        backoff = Duration::from_millis(250);
+                        feed.push(frame);
                     }
-                    feed.push(frame);
+                    false
+                };
+                let writing = outgoing.map(|text| Ok(Message::Text(text))).forward(write);
+                // Either side failing ends the connection; the other is dropped with it.
+                let signed_out = match select(pin!(reading), pin!(writing)).await {
+                    Either::Left((signed_out, _)) => signed_out,
+                    Either::Right(_) => false,
+                };
+                feed.requests.set_value(None);
+                if signed_out {
+                    // The account was disabled or its password changed.
+                    if !feed.expected_sign_out.get_value()
+                        && let Some(window) = web_sys::window()
+                    {
+                        let _ = window.location().set_href("/login?ended=1");
+                    }
+                    return;
                 }
             }
             if feed.state.get_untracked() == LiveState::Live

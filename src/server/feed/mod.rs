@@ -5,13 +5,17 @@
 //!
 //! A notice is serialised once, by the publisher, and forwarded as the same shared,
 //! reference-counted text to every socket, and the frames waiting for a socket leave in one
-//! write. Browsers repair any gap by refetching: a new connection starts with `hello`, and
+//! write. A list needs only the summaries of the changed conversations, so each web
+//! process also makes, once per notice, the text without the new messages; only a
+//! browser showing a conversation whose new message a notice carries gets the full text
+//! (a browser says which conversation it shows with a [`FeedRequest`]). Browsers repair any gap by refetching: a new connection starts with `hello`, and
 //! a socket that falls behind gets `resync` instead of stalling the others.
 //!
 //! A second channel carries session ends: when an account is disabled or its password
 //! changes, every web process closes that user's sockets at once (close code
 //! [`SIGNED_OUT`]; the browser then goes to the login page).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::{
@@ -27,7 +31,7 @@ use futures::{SinkExt, StreamExt};
 use redis::AsyncCommands;
 use tokio::sync::{broadcast, watch};
 
-use crate::api::{Change, FeedFrame};
+use crate::api::{Change, FeedFrame, FeedRequest};
 use crate::server::startup::AppState;
 
 /// Publishes change notices for every web process.
@@ -78,7 +82,8 @@ fn frames(mut changes: Vec<Change>) -> Result<Vec<String>, serde_json::Error> {
 /// a backlog) is cut into frames it can take without a visible pause.
 pub const FRAME_CHANGES: usize = 200;
 
-/// A socket's read buffer, and the largest message a browser may send (it sends none).
+/// A socket's read buffer, and the largest message a browser may send (it sends only a
+/// short [`FeedRequest`] when it opens or leaves a conversation).
 const READ_BUFFER: usize = 4 * 1024;
 /// Frames gathered for one socket before they are written out (a burst is flushed anyway).
 const WRITE_BUFFER: usize = 16 * 1024;
@@ -91,10 +96,73 @@ const HUB_FRAMES: usize = 256;
 /// Close code telling a browser its session has ended: sign in again.
 pub const SIGNED_OUT: u16 = 4001;
 
+/// A notice as the sockets take it.
+#[derive(Debug)]
+struct Frame {
+    /// The changes without their new messages: what a list shows. The same text as
+    /// `full` when no change has a message.
+    summaries: Utf8Bytes,
+    full: Utf8Bytes,
+    /// The conversations whose new messages only `full` carries, sorted.
+    messages_of: Vec<String>,
+}
+
+impl Frame {
+    /// A frame every browser gets whole.
+    fn whole(text: Utf8Bytes) -> Arc<Self> {
+        Arc::new(Self {
+            summaries: text.clone(),
+            full: text,
+            messages_of: Vec::new(),
+        })
+    }
+
+    /// Splits a published notice, once for all of this process's sockets. A notice this
+    /// build cannot read (from a newer publisher) is forwarded whole.
+    fn of(text: String) -> Arc<Self> {
+        let full = Utf8Bytes::from(text);
+        let Ok(FeedFrame::Changes { mut changes }) = serde_json::from_str(full.as_str()) else {
+            return Self::whole(full);
+        };
+        let mut messages_of: Vec<String> = changes
+            .iter_mut()
+            .filter_map(|c| c.message.take().map(|_| c.conversation.id.clone()))
+            .collect();
+        if messages_of.is_empty() {
+            return Self::whole(full);
+        }
+        messages_of.sort_unstable();
+        messages_of.dedup();
+        match serde_json::to_string(&FeedFrame::Changes { changes }) {
+            Ok(summaries) => Arc::new(Self {
+                summaries: summaries.into(),
+                full,
+                messages_of,
+            }),
+            Err(_) => Self::whole(full),
+        }
+    }
+
+    /// The text for a browser showing `watching`.
+    fn text_for(&self, watching: Option<&str>) -> Utf8Bytes {
+        match watching {
+            Some(id)
+                if self
+                    .messages_of
+                    .binary_search_by(|m| m.as_str().cmp(id))
+                    .is_ok() =>
+            {
+                self.full.clone()
+            }
+            _ => self.summaries.clone(),
+        }
+    }
+}
+
 /// The process-wide fan-out of feed frames to this process's WebSockets.
 #[derive(Clone)]
 pub struct Hub {
-    frames: broadcast::Sender<Utf8Bytes>,
+    frames: broadcast::Sender<Arc<Frame>>,
     /// Ids of users whose sessions were ended.
     kicks: broadcast::Sender<String>,
     channel: String,
@@ -116,9 +184,9 @@ impl Hub {
         format!("{}:sessions", self.channel)
     }
 
-    fn send(&self, text: Utf8Bytes) {
+    fn send(&self, frame: Arc<Frame>) {
         // No receivers just means no browser is connected.
-        let _ = self.frames.send(text);
+        let _ = self.frames.send(frame);
     }
 
     /// Keeps a subscription to `channel` open for the life of the process, reconnecting
@@ -134,7 +202,7 @@ impl Hub {
                     Ok(()) => {
                         tracing::info!(%channel, "live feed subscribed");
                         backoff = Duration::from_millis(200);
-                        self.send(RESYNC);
+                        self.send(Frame::whole(RESYNC));
                         let mut messages = pubsub.on_message();
                         while let Some(msg) = messages.next().await {
                             let ended = msg.get_channel_name() == sessions;
@@ -142,7 +210,7 @@ impl Hub {
                                 Ok(user) if ended => {
                                     let _ = self.kicks.send(user);
                                 }
-                                Ok(text) => self.send(text.into()),
+                                Ok(text) => self.send(Frame::of(text)),
                                 Err(e) => tracing::warn!(error = %e, "unreadable notice"),
                             }
                         }
@@ -183,7 +251,7 @@ pub async fn websocket(
     let shutdown = state.shutdown.clone();
     let user = session.user.map(|u| u.id).unwrap_or_default();
     upgrade
-        // A browser only ever sends control frames; the buffers that tungstenite sizes
+        // A browser only sends a line now and then; the buffers that tungstenite sizes
         // for bulk transfers (128 KiB each way) would cost 128 MB at 1,000 sockets.
         .read_buffer_size(READ_BUFFER)
         .max_message_size(READ_BUFFER)
@@ -194,22 +262,27 @@ pub async fn websocket(
 async fn serve_socket(
     mut socket: WebSocket,
     user: String,
-    mut frames: broadcast::Receiver<Utf8Bytes>,
+    mut frames: broadcast::Receiver<Arc<Frame>>,
     mut kicks: broadcast::Receiver<String>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     if send_text(&mut socket, HELLO).await.is_err() {
         return;
     }
+    // The conversation the browser shows, whose new messages it gets.
+    let mut watching: Option<String> = None;
     loop {
         tokio::select! {
             frame = frames.recv() => {
                 let text = match frame {
-                    Ok(text) => text,
+                    Ok(frame) => frame.text_for(watching.as_deref()),
                     Err(broadcast::error::RecvError::Lagged(_)) => RESYNC,
                     Err(broadcast::error::RecvError::Closed) => break,
                 };
-                if send_burst(&mut socket, text, &mut frames).await.is_err() {
+                if send_burst(&mut socket, text, &mut frames, watching.as_deref())
+                    .await
+                    .is_err()
+                {
                     break;
                 }
             }
@@ -229,6 +302,14 @@ async fn serve_socket(
             }
             incoming = socket.recv() => match incoming {
                 Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(WsMessage::Text(text))) => {
+                    match serde_json::from_str::<FeedRequest>(text.as_str()) {
+                        Ok(request) => watching = request.watch,
+                        // Only the dashboard's own page talks to the feed; anything else
+                        // changes nothing.
+                        Err(e) => tracing::debug!(error = %e, "unreadable feed request ignored"),
+                    }
+                }
                 Some(Ok(_)) => {}
             },
             _ = async { shutdown.wait_for(|stopping| *stopping).await.map(|_| ()) } => {
@@ -256,13 +337,14 @@ const BURST: usize = 64;
 async fn send_burst(
     socket: &mut WebSocket,
     first: Utf8Bytes,
-    frames: &mut broadcast::Receiver<Utf8Bytes>,
+    frames: &mut broadcast::Receiver<Arc<Frame>>,
+    watching: Option<&str>,
 ) -> Result<(), axum::Error> {
     let mut text = first;
     for _ in 1..BURST {
         socket.feed(WsMessage::Text(text)).await?;
         text = match frames.try_recv() {
-            Ok(next) => next,
+            Ok(next) => next.text_for(watching),
             Err(broadcast::error::TryRecvError::Lagged(_)) => RESYNC,
             Err(_) => return socket.flush().await,
         };
@@ -311,6 +393,59 @@ mod tests {
         );
         assert!(versions.concat().into_iter().eq(1..=450));
         assert!(frames(Vec::new()).unwrap().is_empty());
+    }
+
+    fn with_message(id: &str, version: i64) -> Change {
+        let mut change = change(version);
+        change.conversation.id = id.to_owned();
+        change.message = Some(crate::api::Message {
+            seq: Some(version),
+            speaker: "customer".to_owned(),
+            text: format!("message {version} of {id}"),
+            rationale: None,
+            answer_input_type: None,
+            at_ms: 0,
+        });
+        change
+    }
+
+    fn changes(text: &Utf8Bytes) -> Vec<Change> {
+        match serde_json::from_str(text.as_str()).unwrap() {
+            FeedFrame::Changes { changes } => changes,
+            other => panic!("unexpected frame {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_list_gets_summaries_and_the_shown_conversation_its_messages() {
+        let published = vec![change(1), with_message("c2", 2), with_message("c3", 3)];
+        let text = frames(published.clone()).unwrap().remove(0);
+        let frame = Frame::of(text.clone());
+
+        // A list, or a page showing a conversation without a new message: summaries.
+        for watching in [None, Some("c1"), Some("c9")] {
+            let sent = changes(&frame.text_for(watching));
+            assert!(sent.iter().all(|c| c.message.is_none()), "{watching:?}");
+            let summaries: Vec<_> = sent.into_iter().map(|c| c.conversation).collect();
+            let expected: Vec<_> = published.iter().map(|c| c.conversation.clone()).collect();
+            assert_eq!(summaries, expected);
+        }
+        // The page showing c2 gets the notice as published, the one text for all of them.
+        assert_eq!(frame.text_for(Some("c2")).as_str(), text);
+        assert_eq!(changes(&frame.text_for(Some("c3"))), published);
+    }
+
+    #[test]
+    fn notices_without_messages_and_unreadable_ones_go_out_whole() {
+        let text = frames(vec![change(1), change(2)]).unwrap().remove(0);
+        let frame = Frame::of(text.clone());
+        assert_eq!(frame.text_for(None).as_str(), text);
+        assert!(frame.messages_of.is_empty());
+
+        let from_a_newer_publisher = r#"{"type":"digest","of":3}"#.to_owned();
+        let frame = Frame::of(from_a_newer_publisher.clone());
+        assert_eq!(frame.text_for(None).as_str(), from_a_newer_publisher);
+        assert_eq!(frame.text_for(Some("c1")).as_str(), from_a_newer_publisher);
     }
 
     #[test]
