@@ -132,8 +132,8 @@ where
     }
 }
 
-/// Answers a round's callers with nothing if its read panics, and lets the next caller
-/// start a new one.
+/// If a round's read panics, answers with nothing its callers and those waiting for the
+/// next round (whose read would never start), and lets the next caller start afresh.
 struct Unanswered<'a, V> {
     slot: &'a Slot<V>,
     round: Option<u64>,
@@ -141,15 +141,17 @@ struct Unanswered<'a, V> {
 
 impl<V> Drop for Unanswered<'_, V> {
     fn drop(&mut self) {
-        if let Some(round) = self.round {
-            lock(&self.slot.state).running = false;
-            self.slot.done.send_replace((round, None));
+        if self.round.is_some() {
+            let mut rounds = lock(&self.slot.state);
+            rounds.running = false;
+            rounds.started = rounds.wanted;
+            self.slot.done.send_replace((rounds.wanted, None));
         }
     }
 }
 
-/// The lock's data, even if a panicking holder poisoned it: every update of it is one
-/// assignment, so it is never left half done.
+/// The lock's data, even if a panicking holder poisoned it: its updates are a few
+/// assignments that cannot panic, so it is never left half done.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -269,6 +271,40 @@ mod tests {
         probe.source.store(7, Ordering::SeqCst);
         probe.gate.add_permits(1);
         assert_eq!(shared.get("all", probe.read()).await, Ok(7));
+    }
+
+    #[tokio::test]
+    async fn when_a_read_panics_the_callers_waiting_for_the_next_one_are_answered_too() {
+        let shared = Arc::new(SharedRead::<&str, u64>::default());
+        let gate = Arc::new(Semaphore::new(0));
+        let panicking = {
+            let gate = gate.clone();
+            move || {
+                let gate = gate.clone();
+                async move {
+                    let _ = gate.acquire().await;
+                    panic!("the store's driver panicked");
+                }
+            }
+        };
+        let first = tokio::spawn({
+            let (shared, read) = (shared.clone(), panicking.clone());
+            async move { shared.get("all", read).await }
+        });
+        until(|| waiting(&shared, &"all") == 1).await;
+        let next = tokio::spawn({
+            let (shared, read) = (shared.clone(), panicking);
+            async move { shared.get("all", read).await }
+        });
+        until(|| waiting(&shared, &"all") == 2).await;
+        gate.add_permits(1);
+        assert_eq!(first.await.unwrap(), Err(Abandoned));
+        assert_eq!(next.await.unwrap(), Err(Abandoned));
+
+        let probe = Probe::default();
+        probe.source.store(3, Ordering::SeqCst);
+        probe.gate.add_permits(1);
+        assert_eq!(shared.get("all", probe.read()).await, Ok(3));
     }
 
     #[tokio::test]
