@@ -208,6 +208,19 @@ mod tests {
         }
     }
 
+    /// A caller of `read` for the key "all", in a task of its own.
+    fn call<F, Fut>(
+        shared: &Arc<SharedRead<&'static str, u64>>,
+        read: F,
+    ) -> tokio::task::JoinHandle<Result<u64, Abandoned>>
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = u64> + Send + 'static,
+    {
+        let shared = shared.clone();
+        tokio::spawn(async move { shared.get("all", read).await })
+    }
+
     fn waiting<K: Eq + Hash, V>(shared: &SharedRead<K, V>, key: &K) -> usize {
         lock(&shared.slots)
             .get(key)
@@ -219,19 +232,11 @@ mod tests {
         let shared = Arc::new(SharedRead::<&str, u64>::default());
         let probe = Probe::default();
         probe.source.store(1, Ordering::SeqCst);
-        let first = tokio::spawn({
-            let (shared, read) = (shared.clone(), probe.read());
-            async move { shared.get("all", read).await }
-        });
+        let first = call(&shared, probe.read());
         until(|| probe.calls.load(Ordering::SeqCst) == 1).await;
         // The first read has started and sees 1; what follows is newer.
         probe.source.store(2, Ordering::SeqCst);
-        let later: Vec<_> = (0..50)
-            .map(|_| {
-                let (shared, read) = (shared.clone(), probe.read());
-                tokio::spawn(async move { shared.get("all", read).await })
-            })
-            .collect();
+        let later: Vec<_> = (0..50).map(|_| call(&shared, probe.read())).collect();
         until(|| waiting(&shared, &"all") == 51).await;
         probe.gate.add_permits(1);
         assert_eq!(first.await.unwrap(), Ok(1));
@@ -287,15 +292,9 @@ mod tests {
                 }
             }
         };
-        let first = tokio::spawn({
-            let (shared, read) = (shared.clone(), panicking.clone());
-            async move { shared.get("all", read).await }
-        });
+        let first = call(&shared, panicking.clone());
         until(|| waiting(&shared, &"all") == 1).await;
-        let next = tokio::spawn({
-            let (shared, read) = (shared.clone(), panicking);
-            async move { shared.get("all", read).await }
-        });
+        let next = call(&shared, panicking);
         until(|| waiting(&shared, &"all") == 2).await;
         gate.add_permits(1);
         assert_eq!(first.await.unwrap(), Err(Abandoned));
@@ -311,15 +310,9 @@ mod tests {
     async fn a_caller_that_goes_away_leaves_the_read_to_the_others() {
         let shared = Arc::new(SharedRead::<&str, u64>::default());
         let probe = Probe::default();
-        let gone = tokio::spawn({
-            let (shared, read) = (shared.clone(), probe.read());
-            async move { shared.get("all", read).await }
-        });
+        let gone = call(&shared, probe.read());
         until(|| probe.calls.load(Ordering::SeqCst) == 1).await;
-        let stays = tokio::spawn({
-            let (shared, read) = (shared.clone(), probe.read());
-            async move { shared.get("all", read).await }
-        });
+        let stays = call(&shared, probe.read());
         until(|| waiting(&shared, &"all") == 2).await;
         gone.abort();
         probe.gate.add_permits(2);

@@ -23,7 +23,8 @@ use mongodb::results::VerboseBulkWriteResult;
 
 use super::customers::{NameCopy, Seen, refused};
 use super::{
-    Store, StoreError, SummaryDoc, coalesce, guarded, is_duplicate_key, summary_projection,
+    DUPLICATE_KEY, Store, StoreError, SummaryDoc, coalesce, guarded, is_duplicate_key,
+    summary_projection,
 };
 use crate::api::ConversationSummary;
 use crate::server::projection::Guard;
@@ -105,6 +106,7 @@ impl Renames {
 
 /// What a batch of updates did: each one's outcome (in order), and the positions of the
 /// upserts that collided on `_id` (the document exists, but the filter did not match it).
+#[derive(Default)]
 pub(super) struct Ran {
     pub outcomes: Vec<WriteOutcome>,
     pub collided: Vec<usize>,
@@ -244,10 +246,7 @@ impl Store {
     /// `bulkWrite`.
     pub(super) async fn run_updates(&self, updates: Vec<Update>) -> Result<Ran, StoreError> {
         if updates.is_empty() {
-            return Ok(Ran {
-                outcomes: Vec::new(),
-                collided: Vec::new(),
-            });
+            return Ok(Ran::default());
         }
         if self.bulk.load(Ordering::Relaxed) {
             let models = updates.iter().map(Update::model).collect();
@@ -320,7 +319,7 @@ impl Store {
             if position >= count {
                 continue;
             }
-            if error.code == 11000 {
+            if error.code == DUPLICATE_KEY {
                 ran.collided.push(position);
             } else {
                 ran.outcomes[position] = Err(error.message);

@@ -439,18 +439,10 @@ fn name_of(doc: &Document) -> Option<CustomerName> {
     if name.is_empty() {
         return None;
     }
-    let conversations = doc
-        .get_array("conversations")
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
     Some(CustomerName {
         name,
         order,
-        conversations,
+        conversations: strings(doc, "conversations"),
     })
 }
 
@@ -489,15 +481,6 @@ fn customer_from(id: &str, doc: &Document) -> Customer {
         .iter()
         .filter_map(|k| text(&profile, k))
         .collect();
-    let list = |key: &str| -> Vec<String> {
-        doc.get_array(key)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
     Customer {
         id: id.to_owned(),
         title: text(&profile, "title"),
@@ -508,7 +491,18 @@ fn customer_from(id: &str, doc: &Document) -> Customer {
         date_of_birth: text(&profile, "date_of_birth"),
         residential_address: address("residential_address"),
         mailing_address: address("mailing_address"),
-        conversations: list("conversations"),
-        applications: list("applications"),
+        conversations: strings(doc, "conversations"),
+        applications: strings(doc, "applications"),
     }
+}
+
+/// The strings of the array `key` of `doc` (none if it has no such array).
+fn strings(doc: &Document, key: &str) -> Vec<String> {
+    doc.get_array(key)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -434,10 +434,13 @@ fn summary_projection() -> Document {
         .collect()
 }
 
+/// The server's code for a write that would duplicate a unique key (`_id` included).
+pub(crate) const DUPLICATE_KEY: i32 = 11000;
+
 pub(crate) fn is_duplicate_key(e: &MongoError) -> bool {
     match e.kind.as_ref() {
-        ErrorKind::Write(WriteFailure::WriteError(w)) => w.code == 11000,
-        ErrorKind::Command(c) => c.code == 11000,
+        ErrorKind::Write(WriteFailure::WriteError(w)) => w.code == DUPLICATE_KEY,
+        ErrorKind::Command(c) => c.code == DUPLICATE_KEY,
         _ => false,
     }
 }
