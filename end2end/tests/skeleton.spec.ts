@@ -1,7 +1,7 @@
 // The walking skeleton: a supervisor signs in, sees a fixture conversation, opens it, and
 // watches a new message arrive live, without a reload. Anonymous callers get nothing.
 import { expect, test } from '@playwright/test';
-import { appendEntries, BASE_URL, hydrated, signIn } from './support';
+import { ADMIN, appendEntries, BASE_URL, hydrated, signIn } from './support';
 
 const CONV = 'cd613e30-d8f1-6adf-91b7-584a2265b1f5';
 
@@ -36,6 +36,35 @@ test('a wrong password is refused with a clear message', async ({ page }) => {
   await page.getByLabel('Password').fill('not the password at all');
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page.getByRole('alert')).toHaveText('That email and password do not match an account.');
+});
+
+test("each page's code is loaded when the page is first shown", async ({ page }) => {
+  // The build is split (cargo leptos --split): a main module, and modules of each page.
+  const loaded: string[] = [];
+  page.on('request', (request) => {
+    const path = new URL(request.url()).pathname;
+    if (path.endsWith('.wasm')) loaded.push(path);
+  });
+  const pageCode = (route: string) => loaded.some((path) => path.includes(`__${route}_route_view_`));
+
+  await page.goto('/login');
+  await hydrated(page);
+  expect(loaded).toContain('/pkg/billie-dashboard.wasm');
+  expect(pageCode('login')).toBe(true);
+  expect(pageCode('conversations')).toBe(false);
+
+  await page.getByLabel('Email').fill(ADMIN.email);
+  await page.getByLabel('Password').fill(ADMIN.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/conversations$/);
+  await hydrated(page);
+  expect(pageCode('conversations')).toBe(true);
+  expect(pageCode('users')).toBe(false);
+
+  // Moving to another page in the browser loads that page's code, and the page works.
+  await page.getByRole('link', { name: 'Users' }).click();
+  await expect(page.getByRole('heading', { name: 'Users' })).toBeVisible();
+  expect(pageCode('users')).toBe(true);
 });
 
 test('a new message appears live in the open conversation', async ({ page }) => {

@@ -23,16 +23,10 @@ mod search;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    SsrMode,
+    Lazy, LazyRoute, SsrMode,
     components::{Redirect, Route, Router, Routes},
-    path,
+    lazy_route, path,
 };
-
-use conversation::ConversationPage;
-use conversations::ConversationsPage;
-use customer::CustomerPage;
-use customers::CustomersPage;
-use login::LoginPage;
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -67,26 +61,77 @@ pub fn App() -> impl IntoView {
         <Title text="Billie supervisor" />
         <Router>
             <Routes fallback=NotFound>
-                <Route path=path!("/login") view=LoginPage />
+                <Route path=path!("/login") view={Lazy::<LoginRoute>::new()} />
                 <Route path=path!("/") view=|| view! { <Redirect path="/conversations" /> } />
                 // In order: each part is sent once its data is there, so the page is
                 // complete HTML (readable without JavaScript) rather than placeholders
                 // swapped in by script.
-                <Route path=path!("/conversations") view=ConversationsPage ssr=SsrMode::InOrder />
                 <Route
-                    path=path!("/conversations/:id")
-                    view=ConversationPage
+                    path=path!("/conversations")
+                    view={Lazy::<ConversationsRoute>::new()}
                     ssr=SsrMode::InOrder
                 />
-                <Route path=path!("/customers") view=CustomersPage ssr=SsrMode::InOrder />
-                <Route path=path!("/customers/:id") view=CustomerPage ssr=SsrMode::InOrder />
-                <Route path=path!("/account") view=account::AccountPage ssr=SsrMode::InOrder />
-                <Route path=path!("/admin/users") view=admin::UsersPage ssr=SsrMode::InOrder />
-                <Route path=path!("/admin/audit") view=admin::AuditPage ssr=SsrMode::InOrder />
+                <Route
+                    path=path!("/conversations/:id")
+                    view={Lazy::<ConversationRoute>::new()}
+                    ssr=SsrMode::InOrder
+                />
+                <Route
+                    path=path!("/customers")
+                    view={Lazy::<CustomersRoute>::new()}
+                    ssr=SsrMode::InOrder
+                />
+                <Route
+                    path=path!("/customers/:id")
+                    view={Lazy::<CustomerRoute>::new()}
+                    ssr=SsrMode::InOrder
+                />
+                <Route path=path!("/account") view={Lazy::<AccountRoute>::new()} ssr=SsrMode::InOrder />
+                <Route
+                    path=path!("/admin/users")
+                    view={Lazy::<UsersRoute>::new()}
+                    ssr=SsrMode::InOrder
+                />
+                <Route
+                    path=path!("/admin/audit")
+                    view={Lazy::<AuditRoute>::new()}
+                    ssr=SsrMode::InOrder
+                />
             </Routes>
         </Router>
     }
 }
+
+/// Makes `$page` a lazy route: with `cargo leptos --split` (which `scripts/run`, `scripts/test`
+/// and `scripts/bench` use) its code is a WASM module of its own, which the browser loads
+/// when the page is first shown. The first load then carries the framework and the page
+/// shown, not every page. A page rendered on the server names its module in a preload
+/// link, so it loads beside the main one.
+macro_rules! lazy_page {
+    ($route:ident, $page:path) => {
+        struct $route;
+
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                Self
+            }
+
+            fn view(_this: Self) -> AnyView {
+                $page().into_any()
+            }
+        }
+    };
+}
+
+lazy_page!(LoginRoute, login::LoginPage);
+lazy_page!(ConversationsRoute, conversations::ConversationsPage);
+lazy_page!(ConversationRoute, conversation::ConversationPage);
+lazy_page!(CustomersRoute, customers::CustomersPage);
+lazy_page!(CustomerRoute, customer::CustomerPage);
+lazy_page!(AccountRoute, account::AccountPage);
+lazy_page!(UsersRoute, admin::UsersPage);
+lazy_page!(AuditRoute, admin::AuditPage);
 
 #[component]
 fn NotFound() -> impl IntoView {
