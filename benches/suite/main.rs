@@ -7,6 +7,7 @@
 //! with the `BENCH_*` variables below, and this writes the figures into BENCHMARKS.md.
 //! Timings live here and in that report, never in tests.
 
+mod bundle;
 mod cpu;
 mod http;
 mod ingest;
@@ -112,7 +113,7 @@ fn main() -> ExitCode {
 
 async fn run() -> Result<(), BenchError> {
     let env = Env::from_env()?;
-    // `BENCH_ONLY=ingest`, `list` (after ingest, which seeds it) or `latency`: a quick
+    // `BENCH_ONLY=ingest`, `list` (after ingest, which seeds it), `latency` or `bundle`: a quick
     // look at one measure while working on it, printed, with no report.
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     if only == "latency" {
@@ -127,7 +128,15 @@ async fn run() -> Result<(), BenchError> {
         eprintln!("CPU in the window: {:?}", live.cpu);
         return Ok(());
     }
-    let bundle = report::Bundle::measure(&env.wasm)?;
+    let bundle = bundle::measure(&env.wasm)?;
+    if only == "bundle" {
+        let kb = |s: bundle::Size| format!("{} / {} KB", s.raw / 1000, s.gzip / 1000);
+        eprintln!("WASM raw / gzip: main {}", kb(bundle.main));
+        eprintln!("  list first load {}", kb(bundle.list.size));
+        eprintln!("  sign-in first load {}", kb(bundle.login.size));
+        eprintln!("  every module {}", kb(bundle.all));
+        return Ok(());
+    }
     let ingest = ingest::run(&env, env.conversations).await?;
     if only == "ingest" {
         return Ok(());

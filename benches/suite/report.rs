@@ -3,44 +3,12 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::Command;
 
 use crate::stats::{ms, thousands};
-use crate::{BenchError, Env, ingest, latency, listing};
+use crate::{BenchError, Env, bundle, ingest, latency, listing};
 
 const BEGIN: &str = "<!-- bench:begin -->";
 const END: &str = "<!-- bench:end -->";
-
-/// The release WASM bundle, raw and gzipped (`gzip -9`, as a server would send it).
-pub struct Bundle {
-    pub raw: u64,
-    pub gzip: u64,
-}
-
-impl Bundle {
-    pub fn measure(wasm: &Path) -> Result<Self, BenchError> {
-        let raw = std::fs::metadata(wasm)
-            .map_err(|e| {
-                format!(
-                    "{}: {e} (build with cargo leptos build --release)",
-                    wasm.display()
-                )
-            })?
-            .len();
-        let out = Command::new("gzip")
-            .arg("-9")
-            .arg("-c")
-            .arg(wasm)
-            .output()?;
-        if !out.status.success() {
-            return Err("gzip failed".into());
-        }
-        Ok(Self {
-            raw,
-            gzip: out.stdout.len() as u64,
-        })
-    }
-}
 
 fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "**missed**" }
@@ -61,7 +29,7 @@ pub fn render(
     // every frame in full as a browser does.
     lives: [Result<latency::Figures, String>; 2],
     list: Result<listing::Figures, String>,
-    bundle: Bundle,
+    bundle: bundle::Figures,
 ) -> String {
     let mut t = String::new();
     let date = chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now())
@@ -203,11 +171,37 @@ pub fn render(
         ),
     }
 
+    let size = |s: bundle::Size| format!("{} / {}", kb(s.raw), kb(s.gzip));
     row(
-        "Release WASM bundle, raw / gzip -9".into(),
+        format!(
+            "Release WASM, first load of the conversations list (the main module and the \
+             page's {} modules), raw / gzip -9, each file on its own",
+            bundle.list.modules
+        ),
         "≤ 250 KB gzip",
-        format!("{} / {}", kb(bundle.raw), kb(bundle.gzip)),
-        Some(bundle.gzip <= 250_000),
+        size(bundle.list.size),
+        Some(bundle.list.size.gzip <= 250_000),
+    );
+    row(
+        format!(
+            "Release WASM, first load of the sign-in page (the main module and {} modules)",
+            bundle.login.modules
+        ),
+        "",
+        size(bundle.login.size),
+        None,
+    );
+    row(
+        "Release WASM, the main module alone (every page loads it)".into(),
+        "",
+        size(bundle.main),
+        None,
+    );
+    row(
+        "Release WASM, every module of every page".into(),
+        "",
+        size(bundle.all),
+        None,
     );
     t
 }
