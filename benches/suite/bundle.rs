@@ -69,25 +69,28 @@ pub fn measure(main: &Path) -> Result<Figures, BenchError> {
             );
         }
     }
-    let page = |route: &str| -> Page {
-        let modules = manifest
-            .iter()
-            .find(|(name, _)| name.starts_with(&format!("__{route}_route_view")))
-            .map(|(_, modules)| modules.as_slice())
-            .unwrap_or_default();
+    // The modules of a page's route (`app::lazy_page!(ConversationsRoute, …)` is
+    // `__conversations_route_view_<hash>`); none when the build is not split.
+    let page = |route: &str| -> Result<Page, BenchError> {
+        let prefix = format!("__{route}_route_view");
+        let modules = match manifest.iter().find(|(name, _)| name.starts_with(&prefix)) {
+            Some((_, modules)) => modules.as_slice(),
+            None if manifest.is_empty() => &[],
+            None => return Err(format!("the split manifest has no {prefix}").into()),
+        };
         let size = modules
             .iter()
             .filter_map(|m| sizes.get(m))
             .fold(main_size, |sum, s| sum + *s);
-        Page {
+        Ok(Page {
             size,
             modules: modules.len(),
-        }
+        })
     };
     Ok(Figures {
         main: main_size,
-        list: page("conversations"),
-        login: page("login"),
+        list: page("conversations")?,
+        login: page("login")?,
         all: sizes.values().fold(main_size, |sum, s| sum + *s),
     })
 }
