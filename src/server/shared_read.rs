@@ -221,6 +221,14 @@ mod tests {
         tokio::spawn(async move { shared.get("all", read).await })
     }
 
+    /// Asserts that a new read of "all" runs and answers `value` (nothing is stuck).
+    async fn reads_again(shared: &Arc<SharedRead<&'static str, u64>>, value: u64) {
+        let probe = Probe::default();
+        probe.source.store(value, Ordering::SeqCst);
+        probe.gate.add_permits(1);
+        assert_eq!(shared.get("all", probe.read()).await, Ok(value));
+    }
+
     fn waiting<K: Eq + Hash, V>(shared: &SharedRead<K, V>, key: &K) -> usize {
         lock(&shared.slots)
             .get(key)
@@ -272,10 +280,7 @@ mod tests {
             .get("all", || async { panic!("the store's driver panicked") })
             .await;
         assert_eq!(failed, Err(Abandoned));
-        let probe = Probe::default();
-        probe.source.store(7, Ordering::SeqCst);
-        probe.gate.add_permits(1);
-        assert_eq!(shared.get("all", probe.read()).await, Ok(7));
+        reads_again(&shared, 7).await;
     }
 
     #[tokio::test]
@@ -299,11 +304,7 @@ mod tests {
         gate.add_permits(1);
         assert_eq!(first.await.unwrap(), Err(Abandoned));
         assert_eq!(next.await.unwrap(), Err(Abandoned));
-
-        let probe = Probe::default();
-        probe.source.store(3, Ordering::SeqCst);
-        probe.gate.add_permits(1);
-        assert_eq!(shared.get("all", probe.read()).await, Ok(3));
+        reads_again(&shared, 3).await;
     }
 
     #[tokio::test]

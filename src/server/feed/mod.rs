@@ -8,8 +8,9 @@
 //! write. A list needs only the summaries of the changed conversations, so each web
 //! process also makes, once per notice, the text without the new messages; only a
 //! browser showing a conversation whose new message a notice carries gets the full text
-//! (a browser says which conversation it shows with a [`FeedRequest`]). Browsers repair any gap by refetching: a new connection starts with `hello`, and
-//! a socket that falls behind gets `resync` instead of stalling the others.
+//! (a browser says which conversation it shows with a [`FeedRequest`]). Browsers repair
+//! any gap by refetching: a new connection starts with `hello`, and a socket that falls
+//! behind gets `resync` instead of stalling the others.
 //!
 //! A second channel carries session ends: when an account is disabled or its password
 //! changes, every web process closes that user's sockets at once (close code
