@@ -481,6 +481,56 @@ async fn the_list_pages_through_every_conversation_once_newest_first() {
     );
 }
 
+#[tokio::test]
+async fn a_page_ending_among_many_conversations_of_one_time_loses_none() {
+    let env = TestEnv::new().await;
+    // 40 conversations with the very same last-activity time, and 5 older: the pages of 7
+    // end inside the crowd, where the next page must skip what the last one showed.
+    let entries: Vec<Vec<(String, String)>> = (0..45)
+        .map(|i| {
+            let at = if i < 40 {
+                "2026-11-20T10:00:00Z"
+            } else {
+                "2026-11-20T09:00:00Z"
+            };
+            vec![
+                ("conv".into(), format!("crowd-{i:03}")),
+                ("typ".into(), "user_input".into()),
+                ("agt".into(), "broker".into()),
+                ("seq".into(), "1".into()),
+                (
+                    "payload".into(),
+                    format!(r#"{{"utterance":"hi","created_at":"{at}"}}"#),
+                ),
+            ]
+        })
+        .collect();
+    env.append(&entries).await;
+    let mut consumer = env.consumer("c1").await;
+    env.drain(&mut consumer).await;
+
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = env
+            .store
+            .list_conversations(&Default::default(), after.as_deref(), 7)
+            .await
+            .unwrap();
+        seen.extend(page.items.into_iter().map(|c| c.id));
+        match page.next {
+            Some(cursor) => after = Some(cursor),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (0..40)
+        .rev()
+        .chain((40..45).rev())
+        .map(|i| format!("crowd-{i:03}"))
+        .collect();
+    assert_eq!(seen, expected, "each once, newest first, then by id");
+}
+
 /// A small deterministic generator, so a failing seed can be replayed.
 struct XorShift(u64);
 

@@ -18,9 +18,12 @@ impl Store {
     /// servers (secantusd-rs among them) walk an index range to its end before applying
     /// the limit, so an open-ended query costs the whole collection. The page is filled
     /// from time windows reaching further back, each eight times the last, and only when
-    /// they are exhausted is the rest of the history asked for in one open query. The
-    /// cursor's tie-break (same time, lower id) is a query of its own rather than an
-    /// `$or`, which such servers also plan as a scan.
+    /// they are exhausted is the rest of the history asked for in one open query.
+    ///
+    /// The first window of a following page is twice as long as the previous page
+    /// reached (its cursor says how far), so a scroll through a filter of any density
+    /// usually costs one query a page. That window includes the cursor's own time, and
+    /// what the page before showed of it is left out ([`Self::page_after`]).
     pub async fn list_conversations(
         &self,
         filter: &ConversationFilter,
@@ -30,18 +33,13 @@ impl Store {
         let limit = limit.clamp(1, 200);
         let want = limit + 1;
         let base = filter_query(filter);
+        let cursor = after
+            .map(|text| Cursor::parse(text).ok_or(StoreError::BadCursor))
+            .transpose()?;
         let mut items = Vec::with_capacity(want);
-        let mut top = None;
-        if let Some(cursor) = after {
-            let (ms, id) = parse_cursor(cursor).ok_or(StoreError::BadCursor)?;
-            let at = bson::DateTime::from_millis(ms);
-            let mut ties = base.clone();
-            ties.insert("last_activity_at", at);
-            ties.insert("_id", doc! { "$lt": id });
-            self.page_into(ties, want, &mut items).await?;
-            top = Some(at);
-        }
-        let newest = top.unwrap_or_else(bson::DateTime::now).timestamp_millis();
+        let newest = cursor
+            .as_ref()
+            .map_or_else(|| bson::DateTime::now().timestamp_millis(), |c| c.at_ms);
         // A search for a number (an application number, nearly unique) is one open query:
         // it reads only its word's few index entries. In a time window, secantusd-rs
         // reads the window's conversations instead, so a rare word walked through every
@@ -49,25 +47,37 @@ impl Store {
         let mut span = if searches_a_number(filter) {
             LAST_WINDOW_MS.saturating_mul(8)
         } else {
-            FIRST_WINDOW_MS
+            cursor
+                .as_ref()
+                .and_then(|c| c.reach_ms)
+                .map_or(FIRST_WINDOW_MS, |reach| {
+                    reach.saturating_mul(2).clamp(MIN_WINDOW_MS, LAST_WINDOW_MS)
+                })
         };
+        // The window's upper bound: the cursor's time, inclusive, then each window's floor.
+        let mut top = cursor
+            .as_ref()
+            .map(|c| doc! { "$lte": bson::DateTime::from_millis(c.at_ms) });
+        let mut first_after = cursor.as_ref();
         while items.len() < want {
-            let mut range = Document::new();
-            if let Some(top) = top {
-                range.insert("$lt", top);
-            }
+            let mut range = top.take().unwrap_or_default();
             let open = span > LAST_WINDOW_MS;
             if !open {
                 let floor = bson::DateTime::from_millis(newest.saturating_sub(span));
                 range.insert("$gte", floor);
-                top = Some(floor);
+                top = Some(doc! { "$lt": floor });
             }
             let mut query = base.clone();
             if !range.is_empty() {
                 query.insert("last_activity_at", range);
             }
-            self.page_into(query, want - items.len(), &mut items)
-                .await?;
+            match first_after.take() {
+                Some(cursor) => self.page_after(cursor, query, want, &mut items).await?,
+                None => {
+                    self.page_into(query, want - items.len(), &mut items)
+                        .await?
+                }
+            }
             if open {
                 break;
             }
@@ -75,11 +85,39 @@ impl Store {
         }
         let next = if items.len() > limit {
             items.truncate(limit);
-            items.last().map(make_cursor)
+            Some(Cursor::after(&items).to_string())
         } else {
             None
         };
         Ok(ConversationPage { items, next })
+    }
+
+    /// Appends up to `n` conversations of the first window after `cursor`, which
+    /// includes the cursor's own time. The conversations of that time down to the
+    /// cursor's id were on the page before: they are asked for beyond `n` and left out
+    /// here, as an `$or` or `$nor` saying so is planned as a scan by some servers.
+    /// Usually that is the cursor's conversation alone; if more share its time, the
+    /// window is asked again for more.
+    async fn page_after(
+        &self,
+        cursor: &Cursor,
+        query: Document,
+        n: usize,
+        items: &mut Vec<ConversationSummary>,
+    ) -> Result<(), StoreError> {
+        let mut extra = 1_usize;
+        loop {
+            let asked = n.saturating_add(extra);
+            let mut window = Vec::with_capacity(asked);
+            self.page_into(query.clone(), asked, &mut window).await?;
+            let returned = window.len();
+            window.retain(|s| !cursor.has_shown(s));
+            if returned < asked || window.len() >= n {
+                items.extend(window.into_iter().take(n));
+                return Ok(());
+            }
+            extra = extra.saturating_mul(8);
+        }
     }
 
     /// Appends up to `n` conversations matching `query`, most recent first.
@@ -177,9 +215,11 @@ fn searches_a_number(filter: &ConversationFilter) -> bool {
         .is_some_and(|word| word.chars().any(char::is_numeric))
 }
 
-/// The first time window a page is looked for in (an hour), and the widest before the
-/// rest of the history is asked for at once (about four years).
+/// The first time window a first page is looked for in (an hour), the narrowest a
+/// following page starts from (a minute), and the widest before the rest of the history
+/// is asked for at once (about four years).
 const FIRST_WINDOW_MS: i64 = 60 * 60 * 1000;
+const MIN_WINDOW_MS: i64 = 60 * 1000;
 const LAST_WINDOW_MS: i64 = FIRST_WINDOW_MS * 8 * 8 * 8 * 8 * 8;
 
 /// `text` as a regular expression that matches exactly it.
@@ -194,13 +234,60 @@ pub(super) fn regex_escape(text: &str) -> String {
     out
 }
 
-fn make_cursor(s: &ConversationSummary) -> String {
-    format!("{}:{}", s.last_activity_ms.unwrap_or(0), s.id)
+/// Where a page ended, as its `next` token: the last conversation's activity time and
+/// id, and how far back in time the page reached, so the next one knows how wide a
+/// window to start from. Written `{at}~{reach}:{id}`; ids may hold colons, and a token
+/// without `~{reach}` (from before it was added) still reads.
+#[derive(Debug, PartialEq)]
+struct Cursor {
+    at_ms: i64,
+    reach_ms: Option<i64>,
+    id: String,
 }
 
-fn parse_cursor(cursor: &str) -> Option<(i64, &str)> {
-    let (ms, id) = cursor.split_once(':')?;
-    Some((ms.parse().ok()?, id))
+impl Cursor {
+    fn parse(text: &str) -> Option<Self> {
+        let (head, id) = text.split_once(':')?;
+        let (at, reach) = match head.split_once('~') {
+            Some((at, reach)) => (at, Some(reach.parse().ok().filter(|r: &i64| *r >= 0)?)),
+            None => (head, None),
+        };
+        Some(Self {
+            at_ms: at.parse().ok()?,
+            reach_ms: reach,
+            id: id.to_owned(),
+        })
+    }
+
+    /// The cursor after a full page (not empty): its last conversation, and the time
+    /// between its first and last.
+    fn after(page: &[ConversationSummary]) -> Self {
+        let at = |s: Option<&ConversationSummary>| s.and_then(|s| s.last_activity_ms);
+        let last = page.last();
+        Self {
+            at_ms: at(last).unwrap_or(0),
+            reach_ms: at(page.first())
+                .zip(at(last))
+                .map(|(first, last)| first.saturating_sub(last).max(0)),
+            id: last.map(|s| s.id.clone()).unwrap_or_default(),
+        }
+    }
+
+    /// Whether a page ending here showed `s`: the cursor's own conversation, and those
+    /// of its time above it in id order (pages run down the ids within a time).
+    fn has_shown(&self, s: &ConversationSummary) -> bool {
+        s.last_activity_ms == Some(self.at_ms) && s.id >= self.id
+    }
+}
+
+impl std::fmt::Display for Cursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.at_ms)?;
+        if let Some(reach) = self.reach_ms {
+            write!(f, "~{reach}")?;
+        }
+        write!(f, ":{}", self.id)
+    }
 }
 
 #[cfg(test)]
@@ -224,12 +311,35 @@ mod tests {
     }
 
     #[test]
-    fn cursor_round_trips_ids_with_colons() {
+    fn cursor_round_trips_ids_with_colons_and_says_how_far_the_page_reached() {
+        let mut first = summary("x");
+        first.last_activity_ms = Some(1_042);
+        let page = [first, summary("a:b")];
+        let text = Cursor::after(&page).to_string();
+        assert_eq!(text, "42~1000:a:b");
         assert_eq!(
-            parse_cursor(&make_cursor(&summary("a:b"))),
-            Some((42, "a:b"))
+            Cursor::parse(&text),
+            Some(Cursor {
+                at_ms: 42,
+                reach_ms: Some(1000),
+                id: "a:b".into()
+            })
         );
-        assert_eq!(parse_cursor("nonsense"), None);
+    }
+
+    #[test]
+    fn cursors_from_before_the_reach_still_read_and_nonsense_does_not() {
+        assert_eq!(
+            Cursor::parse("42:a:b"),
+            Some(Cursor {
+                at_ms: 42,
+                reach_ms: None,
+                id: "a:b".into()
+            })
+        );
+        for bad in ["nonsense", "x:a", "42~x:a", "42~-5:a", "~5:a"] {
+            assert_eq!(Cursor::parse(bad), None, "{bad}");
+        }
     }
 
     #[test]
