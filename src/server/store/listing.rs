@@ -194,17 +194,23 @@ fn filter_query(filter: &ConversationFilter) -> Document {
     query
 }
 
-/// The words of the filter's search, longest first: some servers (secantusd-rs) read the
-/// index for the first clause only, and a long word is the likeliest to be rare ("04217"
-/// rather than "app").
+/// The words of the filter's search, the likeliest to be rare first: some servers
+/// (secantusd-rs) read the index for the first clause only. Words with a digit come
+/// first, as they are parts of application numbers, nearly unique ("04217", where "app"
+/// is in every number), then longer words before shorter ones. So a number typed
+/// halfway ("APP-0") reads the few entries of "0", not every conversation's "app".
 fn search_order(filter: &ConversationFilter) -> Vec<String> {
     let mut words = filter
         .search
         .as_deref()
         .map(search_words)
         .unwrap_or_default();
-    words.sort_by_key(|word| std::cmp::Reverse(word.chars().count()));
+    words.sort_by_key(|word| std::cmp::Reverse((has_digit(word), word.chars().count())));
     words
+}
+
+fn has_digit(word: &str) -> bool {
+    word.chars().any(char::is_numeric)
 }
 
 /// Whether the word a search reads the index by has a digit: part of an application
@@ -212,7 +218,7 @@ fn search_order(filter: &ConversationFilter) -> Vec<String> {
 fn searches_a_number(filter: &ConversationFilter) -> bool {
     search_order(filter)
         .first()
-        .is_some_and(|word| word.chars().any(char::is_numeric))
+        .is_some_and(|word| has_digit(word))
 }
 
 /// The first time window a first page is looked for in (an hour), the narrowest a
@@ -365,6 +371,21 @@ mod tests {
     }
 
     #[test]
+    fn a_half_typed_application_number_is_read_by_its_digits() {
+        let query = filter_query(&ConversationFilter {
+            search: Some("APP-0".into()),
+            status: None,
+        });
+        assert_eq!(
+            query.get_array("$and"),
+            Ok(&vec![
+                doc! { SEARCH_WORDS: "0" }.into(),
+                doc! { SEARCH_WORDS: "app" }.into(),
+            ])
+        );
+    }
+
+    #[test]
     fn a_search_led_by_a_number_is_one_open_query() {
         let search = |text: &str| ConversationFilter {
             search: Some(text.into()),
@@ -372,7 +393,8 @@ mod tests {
         };
         assert!(searches_a_number(&search("APP-04217")));
         assert!(searches_a_number(&search("jo 2026")));
-        assert!(!searches_a_number(&search("smith 42")));
+        assert!(searches_a_number(&search("smith 42")));
+        assert!(!searches_a_number(&search("jo smith")));
         assert!(!searches_a_number(&ConversationFilter::default()));
     }
 
