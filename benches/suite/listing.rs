@@ -132,6 +132,10 @@ pub async fn run(env: &Env, conversations: usize) -> Result<Figures, BenchError>
         "Search an application number (1 match)",
         repeat(&mut client, &format!("search={}", form_encode(rare)), 100).await?,
     );
+    time(
+        "Search an application number typed halfway (\"APP-0\", no match)",
+        repeat(&mut client, "search=APP-0", 100).await?,
+    );
     time("Status counts", counts(&mut client, "", 100).await?);
     time(
         "Status counts, searching \"smith\"",
