@@ -7,7 +7,7 @@ use billie_dashboard::server::ingest;
 use billie_dashboard::server::projection::Limits;
 use futures::StreamExt;
 
-use crate::helpers::{TestEnv, entry};
+use crate::helpers::{TestEnv, entry, user_input};
 
 fn started(conv: &str, app: &str, customer: &str) -> Vec<(String, String)> {
     entry(&[
@@ -34,19 +34,6 @@ fn details(conv: &str, seq: &str, at: &str, customer: &str) -> Vec<(String, Stri
             &format!(
                 r#"{{"applicationNumber":"APP-{conv}","loanAmount":750,"loanPurpose":"Bills","timestamp":"{at}","customer":{customer}}}"#
             ),
-        ),
-    ])
-}
-
-fn message(conv: &str, seq: &str, at: &str) -> Vec<(String, String)> {
-    entry(&[
-        ("conv", conv),
-        ("typ", "user_input"),
-        ("agt", "broker"),
-        ("seq", seq),
-        (
-            "payload",
-            &format!(r#"{{"utterance":"hello","created_at":"{at}"}}"#),
         ),
     ])
 }
@@ -234,7 +221,7 @@ async fn a_name_reaches_a_conversation_whose_batch_holds_an_event_seen_before() 
             "2026-11-03T09:00:00Z",
             r#"{"customer_id":"C7","first_name":"Mia","last_name":"Wong"}"#,
         ),
-        message("a", "3", "2026-11-03T09:01:00Z"),
+        user_input("a", "3", "2026-11-03T09:01:00Z"),
     ])
     .await;
     let mut consumer = env.consumer("c1").await;
@@ -243,8 +230,8 @@ async fn a_name_reaches_a_conversation_whose_batch_holds_an_event_seen_before() 
     // told in `b`. The write of `a`'s events (with the name riding along) is refused
     // for the old message; each part is then written on its own.
     env.append(&[
-        message("a", "3", "2026-11-03T09:01:00Z"),
-        message("a", "4", "2026-11-03T09:02:00Z"),
+        user_input("a", "3", "2026-11-03T09:01:00Z"),
+        user_input("a", "4", "2026-11-03T09:02:00Z"),
         details(
             "b",
             "2",
@@ -352,7 +339,7 @@ async fn search_status_filter_and_counts_agree() {
             r#"{"customer_id":"K2","first_name":"Omar","last_name":"Haddad"}"#,
         ),
         started("c3", "APP-3003-Z", "K3"),
-        message("c1", "3", "2026-11-03T09:02:00Z"),
+        user_input("c1", "3", "2026-11-03T09:02:00Z"),
     ])
     .await;
     let mut consumer = env.consumer("c1").await;

@@ -181,3 +181,17 @@ pub fn entry(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect()
 }
+
+/// A customer's message (`user_input`) to `conv`, with its `seq` and time.
+pub fn user_input(conv: &str, seq: &str, at: &str) -> Vec<(String, String)> {
+    entry(&[
+        ("conv", conv),
+        ("typ", "user_input"),
+        ("agt", "broker"),
+        ("seq", seq),
+        (
+            "payload",
+            &format!(r#"{{"utterance":"hi","created_at":"{at}"}}"#),
+        ),
+    ])
+}

@@ -1,12 +1,12 @@
 //! The ledger consumer against real Redis and the real store.
 
-use billie_dashboard::api::FeedFrame;
+use billie_dashboard::api::{ConversationSummary, FeedFrame};
 use billie_dashboard::server::ingest::Outcome;
 use futures::StreamExt;
 use redis::AsyncCommands;
 use redis::streams::StreamRangeReply;
 
-use crate::helpers::{TestEnv, entry, expected, fixture, fixture_fields};
+use crate::helpers::{TestEnv, entry, expected, fixture, fixture_fields, user_input};
 
 #[tokio::test]
 async fn fixture_conversations_are_projected_with_their_messages() {
@@ -434,41 +434,18 @@ async fn the_list_pages_through_every_conversation_once_newest_first() {
             let at = chrono::DateTime::from_timestamp(secs, 0)
                 .unwrap()
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-            vec![
-                ("conv".into(), format!("conv-{i:03}")),
-                ("typ".into(), "user_input".into()),
-                ("agt".into(), "broker".into()),
-                ("seq".into(), "1".into()),
-                (
-                    "payload".into(),
-                    format!(r#"{{"utterance":"hi","created_at":"{at}"}}"#),
-                ),
-            ]
+            user_input(&format!("conv-{i:03}"), "1", &at)
         })
         .collect();
     env.append(&entries).await;
     let mut consumer = env.consumer("c1").await;
     env.drain(&mut consumer).await;
 
-    let mut seen = Vec::new();
-    let mut after = None;
-    loop {
-        let page = env
-            .store
-            .list_conversations(&Default::default(), after.as_deref(), 7)
-            .await
-            .unwrap();
-        assert!(page.items.len() <= 7);
-        seen.extend(
-            page.items
-                .iter()
-                .map(|c| (c.last_activity_ms, c.id.clone())),
-        );
-        match page.next {
-            Some(cursor) => after = Some(cursor),
-            None => break,
-        }
-    }
+    let seen: Vec<_> = every_page(&env, 7)
+        .await
+        .into_iter()
+        .map(|c| (c.last_activity_ms, c.id))
+        .collect();
     assert_eq!(seen.len(), 120, "every conversation exactly once");
     let mut sorted = seen.clone();
     sorted.sort_by(|a, b| b.cmp(a));
@@ -493,42 +470,43 @@ async fn a_page_ending_among_many_conversations_of_one_time_loses_none() {
             } else {
                 "2026-11-20T09:00:00Z"
             };
-            vec![
-                ("conv".into(), format!("crowd-{i:03}")),
-                ("typ".into(), "user_input".into()),
-                ("agt".into(), "broker".into()),
-                ("seq".into(), "1".into()),
-                (
-                    "payload".into(),
-                    format!(r#"{{"utterance":"hi","created_at":"{at}"}}"#),
-                ),
-            ]
+            user_input(&format!("crowd-{i:03}"), "1", at)
         })
         .collect();
     env.append(&entries).await;
     let mut consumer = env.consumer("c1").await;
     env.drain(&mut consumer).await;
 
-    let mut seen = Vec::new();
-    let mut after = None;
-    loop {
-        let page = env
-            .store
-            .list_conversations(&Default::default(), after.as_deref(), 7)
-            .await
-            .unwrap();
-        seen.extend(page.items.into_iter().map(|c| c.id));
-        match page.next {
-            Some(cursor) => after = Some(cursor),
-            None => break,
-        }
-    }
+    let seen: Vec<String> = every_page(&env, 7)
+        .await
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
     let expected: Vec<String> = (0..40)
         .rev()
         .chain((40..45).rev())
         .map(|i| format!("crowd-{i:03}"))
         .collect();
     assert_eq!(seen, expected, "each once, newest first, then by id");
+}
+
+/// Every conversation of the unfiltered list, following the cursors `size` at a time.
+async fn every_page(env: &TestEnv, size: usize) -> Vec<ConversationSummary> {
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = env
+            .store
+            .list_conversations(&Default::default(), after.as_deref(), size)
+            .await
+            .unwrap();
+        assert!(page.items.len() <= size);
+        seen.extend(page.items);
+        match page.next {
+            Some(cursor) => after = Some(cursor),
+            None => return seen,
+        }
+    }
 }
 
 /// A small deterministic generator, so a failing seed can be replayed.
@@ -660,24 +638,12 @@ async fn status_follows_the_silence_since_the_last_message_and_decisions_stick()
     use billie_dashboard::server::status::StatusRules;
 
     let env = TestEnv::new().await;
-    let said = |conv: &str, seq: &str, at: &str| {
-        entry(&[
-            ("conv", conv),
-            ("typ", "user_input"),
-            ("agt", "broker"),
-            ("seq", seq),
-            (
-                "payload",
-                &format!(r#"{{"utterance":"hi","created_at":"{at}"}}"#),
-            ),
-        ])
-    };
     env.append(&[
-        said("fresh", "1", "2026-11-03T09:59:00Z"),
-        said("quiet", "1", "2026-11-03T09:50:00Z"),
-        said("gone", "1", "2026-11-03T09:00:00Z"),
-        said("ended", "1", "2026-11-02T09:00:00Z"),
-        said("decided", "1", "2026-11-02T09:00:00Z"),
+        user_input("fresh", "1", "2026-11-03T09:59:00Z"),
+        user_input("quiet", "1", "2026-11-03T09:50:00Z"),
+        user_input("gone", "1", "2026-11-03T09:00:00Z"),
+        user_input("ended", "1", "2026-11-02T09:00:00Z"),
+        user_input("decided", "1", "2026-11-02T09:00:00Z"),
         entry(&[
             ("conv", "decided"),
             ("typ", "final_decision"),
@@ -737,8 +703,8 @@ async fn status_follows_the_silence_since_the_last_message_and_decisions_stick()
 
     // A new message makes a quiet conversation active again; a decided one stays decided.
     env.append(&[
-        said("quiet", "2", "2026-11-03T09:59:30Z"),
-        said("decided", "3", "2026-11-03T09:59:30Z"),
+        user_input("quiet", "2", "2026-11-03T09:59:30Z"),
+        user_input("decided", "3", "2026-11-03T09:59:30Z"),
     ])
     .await;
     env.drain(&mut consumer).await;
