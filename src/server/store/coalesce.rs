@@ -5,6 +5,10 @@
 //! before, every register older). Updates that touch the same path any other way (two
 //! decisions, say) stay separate writes.
 //!
+//! The items a write adds to lists (transcript messages, applied keys, search words) are
+//! kept apart while merging and put back in [`Group::write`], so that taking an event in
+//! copies the small rest of the update, not every message gathered so far.
+//!
 //! A combined write either applies all of its events or none: when its guards do not
 //! all hold (some event was stored before, a register is newer), `store::batch` writes
 //! those events one by one instead, each with its own guard.
@@ -27,12 +31,23 @@ pub struct Group {
     /// many such parts the write holds: each counts as a change in the version.
     conditions: Document,
     parts: usize,
+    /// The update with its lists' items taken out into `lists`.
     update: Document,
+    lists: Vec<List>,
+}
+
+/// The items of one `$push` or `$addToSet` of a write, in order.
+#[derive(Debug, Clone)]
+struct List {
+    op: &'static str,
+    path: String,
+    items: Vec<Bson>,
 }
 
 impl Group {
     /// A write of event `i` alone.
-    pub fn new(i: usize, conv: &str, guard: &Guard, update: Document) -> Self {
+    pub fn new(i: usize, conv: &str, guard: &Guard, mut update: Document) -> Self {
+        let lists = take_lists(&mut update);
         let mut group = Self {
             conv: conv.to_owned(),
             members: vec![i],
@@ -41,6 +56,7 @@ impl Group {
             conditions: Document::new(),
             parts: 0,
             update,
+            lists,
         };
         group.add_guard(guard);
         group
@@ -64,9 +80,12 @@ impl Group {
         if clash {
             return false;
         }
-        match merge(&self.update, update) {
+        let mut update = update.clone();
+        let lists = take_lists(&mut update);
+        match merge(&self.update, &update) {
             Some(merged) => {
                 self.update = merged;
+                self.add_lists(lists);
                 self.members.push(i);
                 self.add_guard(guard);
                 true
@@ -78,11 +97,13 @@ impl Group {
     /// Takes a part that is not an event (`condition` on the document, `update` to it)
     /// into this write if its update merges; says whether it did. The part then holds
     /// or fails with the events.
-    pub fn fold(&mut self, (condition, update): (Document, Document)) -> bool {
+    pub fn fold(&mut self, (condition, mut update): (Document, Document)) -> bool {
         let clash = condition.keys().any(|k| self.conditions.contains_key(k));
+        let lists = take_lists(&mut update);
         match merge(&self.update, &update) {
             Some(merged) if !clash => {
                 self.update = merged;
+                self.add_lists(lists);
                 self.conditions.extend(condition);
                 self.parts += 1;
                 true
@@ -91,11 +112,32 @@ impl Group {
         }
     }
 
+    /// Appends merged lists' items to those gathered so far.
+    fn add_lists(&mut self, lists: Vec<List>) {
+        for list in lists {
+            match self
+                .lists
+                .iter_mut()
+                .find(|l| l.op == list.op && l.path == list.path)
+            {
+                Some(gathered) => gathered.items.extend(list.items),
+                None => self.lists.push(list),
+            }
+        }
+    }
+
     /// The filter and update of the write: the events' effects, guarded together, and
     /// the conversation's `version` moved by one per event.
     pub fn write(&self) -> (Document, Document) {
         let mut filter = doc! { "_id": &self.conv };
         let mut update = self.update.clone();
+        for list in &self.lists {
+            if let Ok(fields) = update.get_document_mut(list.op)
+                && let Some(Bson::Document(spec)) = fields.get_mut(&list.path)
+            {
+                spec.insert("$each", list.items.clone());
+            }
+        }
         if !self.once.is_empty() {
             filter.insert("applied", doc! { "$nin": &self.once });
             // Beside any other set the events add to (a conversation's search words).
@@ -132,6 +174,29 @@ pub fn group(writes: &[(String, Guard, Document)]) -> Vec<Group> {
         groups.push(Group::new(i, conv, guard, update.clone()));
     }
     groups
+}
+
+/// Moves the items of `update`'s `$push` and `$addToSet` lists out, in order, leaving
+/// each `$each` empty.
+fn take_lists(update: &mut Document) -> Vec<List> {
+    let mut lists = Vec::new();
+    for op in ["$push", "$addToSet"] {
+        let Ok(fields) = update.get_document_mut(op) else {
+            continue;
+        };
+        for (path, spec) in fields.iter_mut() {
+            if let Bson::Document(spec) = spec
+                && let Ok(each) = spec.get_array_mut("$each")
+            {
+                lists.push(List {
+                    op,
+                    path: path.clone(),
+                    items: std::mem::take(each),
+                });
+            }
+        }
+    }
+    lists
 }
 
 /// `a` and `b` as one update with the effect of both, or `None` if they clash.
