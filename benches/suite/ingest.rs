@@ -1,7 +1,8 @@
 //! Ingest throughput, from the first XADD to the last entry's projection stored (the
 //! consumer acknowledges an entry only after its effect is stored), for the product's
-//! consumer and, beside it on the same load, a naive one: batches of 10 read from the
-//! group, then one store write per event, a notice per event, and one XACK per batch.
+//! consumers (as many members of the group as one dashboard process runs, side by side)
+//! and, beside them on the same load, a naive one: batches of 10 read from the group,
+//! then one store write per event, a notice per event, and one XACK per batch.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant};
 use billie_dashboard::api::Change;
 use billie_dashboard::contract::Event;
 use billie_dashboard::server::feed::Publisher;
-use billie_dashboard::server::ingest::{Consumer, ConsumerConfig, Outcome, raw_entry};
+use billie_dashboard::server::ingest::{self, Consumer, ConsumerConfig, Outcome, raw_entry};
 use billie_dashboard::server::metrics::Metrics;
 use billie_dashboard::server::projection::customer::CustomerFacts;
 use billie_dashboard::server::projection::{self, Limits};
@@ -37,6 +38,30 @@ impl Throughput {
 pub struct Figures {
     pub batched: Throughput,
     pub naive: Throughput,
+    pub settings: Settings,
+}
+
+/// How the dashboard's consumers run: as the dashboard reads `INGEST_CONSUMERS` and
+/// `INGEST_BATCH` from the environment, the product's defaults otherwise.
+#[derive(Clone, Copy)]
+pub struct Settings {
+    pub members: usize,
+    pub batch: usize,
+}
+
+impl Settings {
+    fn from_env() -> Self {
+        let var = |name: &str, default: usize| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(default)
+        };
+        Self {
+            members: var("INGEST_CONSUMERS", ingest::DEFAULT_MEMBERS),
+            batch: var("INGEST_BATCH", ingest::DEFAULT_BATCH),
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -58,7 +83,11 @@ pub async fn run(env: &Env, conversations: usize) -> Result<Figures, BenchError>
     eprintln!("  naive: {:.0} events/s", naive.per_second());
     let batched = measure(env, BATCHED_DB, &entries, conversations, Mode::Batched).await?;
     eprintln!("  batched: {:.0} events/s", batched.per_second());
-    Ok(Figures { batched, naive })
+    Ok(Figures {
+        batched,
+        naive,
+        settings: Settings::from_env(),
+    })
 }
 
 async fn measure(
@@ -101,27 +130,18 @@ async fn measure(
         Mode::Batched => {
             let mut config =
                 ConsumerConfig::new(&stream, group, "bench", &format!("{stream}:dead"));
-            // As the dashboard reads it (INGEST_BATCH), the product's default otherwise.
-            if let Some(batch) = std::env::var("INGEST_BATCH")
-                .ok()
-                .and_then(|b| b.parse().ok())
-            {
-                config.batch = batch;
-            }
-            let mut consumer = Consumer::connect(
+            let settings = Settings::from_env();
+            config.batch = settings.batch;
+            let consumers = Consumer::connect_members(
                 &client,
                 store.clone(),
                 publisher,
                 Arc::new(Metrics::default()),
-                config,
+                &config,
+                settings.members,
             )
             .await?;
-            let mut done = 0;
-            while done < entries.len() {
-                if let Outcome::Processed(report) = consumer.try_execute_task().await? {
-                    done += report.entries();
-                }
-            }
+            drain(consumers, entries.len()).await?;
         }
         Mode::Naive => naive(&client, &store, &publisher, &stream, group, entries.len()).await?,
     }
@@ -133,6 +153,47 @@ async fn measure(
         conversations,
         took,
     })
+}
+
+/// Runs `consumers` side by side until they have acknowledged `total` entries between them.
+/// The others are then stopped, waiting for entries that will not come.
+async fn drain(consumers: Vec<Consumer>, total: usize) -> Result<(), BenchError> {
+    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (finished, mut end) = tokio::sync::mpsc::channel(consumers.len());
+    let tasks: Vec<_> = consumers
+        .into_iter()
+        .map(|mut consumer| {
+            let done = done.clone();
+            let finished = finished.clone();
+            tokio::spawn(async move {
+                loop {
+                    match consumer.try_execute_task().await {
+                        Ok(Outcome::Processed(report)) => {
+                            let n = report.entries();
+                            let seen = done.fetch_add(n, std::sync::atomic::Ordering::SeqCst);
+                            if seen + n >= total {
+                                let _ = finished.send(Ok(())).await;
+                                return;
+                            }
+                        }
+                        Ok(Outcome::Idle) => {}
+                        Err(e) => {
+                            let _ = finished.send(Err(e)).await;
+                            return;
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    let outcome = end.recv().await;
+    for task in tasks {
+        task.abort();
+    }
+    match outcome {
+        Some(Ok(())) | None => Ok(()),
+        Some(Err(e)) => Err(e.into()),
+    }
 }
 
 /// A straightforward consumer: read 10, store each event's effect with its own write,

@@ -49,9 +49,11 @@ pub fn render(
     let naive = ingest.naive.per_second();
     let events = thousands(ingest.batched.events as u64);
     let conversations = thousands(ingest.batched.conversations as u64);
+    let ingest::Settings { members, batch } = ingest.settings;
     row(
         format!(
-            "Ingest, the dashboard's consumer ({events} events, {conversations} conversations)"
+            "Ingest, the dashboard's consumers (one process: {members} members of the group, \
+             batches of up to {batch}; {events} events, {conversations} conversations)"
         ),
         "≥ 10,000 events/s",
         format!("{} events/s", thousands(batched as u64)),

@@ -78,8 +78,14 @@ pub struct ServeSettings {
     pub ledger_consumer: Option<String>,
 
     /// Entries read per XREADGROUP.
-    #[arg(long, env = "INGEST_BATCH", default_value_t = 1000)]
+    #[arg(long, env = "INGEST_BATCH", default_value_t = crate::server::ingest::DEFAULT_BATCH)]
     pub ingest_batch: usize,
+
+    /// Consumers this process runs in the group, each a member of its own
+    /// (`LEDGER_CONSUMER`, then `LEDGER_CONSUMER-2`, …): while one waits for the store,
+    /// another reads and prepares its batch.
+    #[arg(long, env = "INGEST_CONSUMERS", default_value_t = crate::server::ingest::DEFAULT_MEMBERS)]
+    pub ingest_consumers: usize,
 
     /// Seconds an entry may wait unacknowledged on another consumer before this one
     /// claims it (that consumer is taken to be dead).

@@ -175,8 +175,8 @@ pub async fn serve(settings: ServeSettings) -> Result<(), ServeError> {
     Ok(())
 }
 
-/// Starts the ledger consumer and the status task; the consumer's task ends once
-/// `shutdown` turns true and its batch in hand is acknowledged.
+/// Starts the ledger consumers and the status task; the returned task ends once
+/// `shutdown` turns true and each consumer's batch in hand is acknowledged.
 async fn start_ingest(
     settings: &ServeSettings,
     store: &Store,
@@ -186,22 +186,24 @@ async fn start_ingest(
     shutdown: watch::Receiver<bool>,
 ) -> Result<tokio::task::JoinHandle<()>, ServeError> {
     let publisher = Publisher::new(redis_conn.clone(), settings.common.changes_channel());
-    let consumer = Consumer::connect(
+    let config = ConsumerConfig {
+        batch: settings.ingest_batch.max(1),
+        claim_idle: Duration::from_secs(settings.claim_idle_secs.max(1)),
+        limits: settings.common.limits(),
+        ..ConsumerConfig::new(
+            &settings.common.ledger_stream,
+            &settings.common.ledger_group,
+            &settings.consumer_name(),
+            &settings.common.dead_stream,
+        )
+    };
+    let consumers = Consumer::connect_members(
         redis,
         store.clone(),
         publisher.clone(),
         metrics,
-        ConsumerConfig {
-            batch: settings.ingest_batch.max(1),
-            claim_idle: Duration::from_secs(settings.claim_idle_secs.max(1)),
-            limits: settings.common.limits(),
-            ..ConsumerConfig::new(
-                &settings.common.ledger_stream,
-                &settings.common.ledger_group,
-                &settings.consumer_name(),
-                &settings.common.dead_stream,
-            )
-        },
+        &config,
+        settings.ingest_consumers,
     )
     .await?;
     // Conversations stored by an older version get their search words, in the background.
@@ -220,7 +222,17 @@ async fn start_ingest(
         Duration::from_secs(settings.status_tick_secs.max(1)),
         shutdown.clone(),
     ));
-    Ok(tokio::spawn(ingest::run(consumer, shutdown)))
+    let tasks: Vec<_> = consumers
+        .into_iter()
+        .map(|consumer| tokio::spawn(ingest::run(consumer, shutdown.clone())))
+        .collect();
+    Ok(tokio::spawn(async move {
+        for task in tasks {
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "a ledger consumer stopped abnormally");
+            }
+        }
+    }))
 }
 
 /// `billie-dashboard ingest`: consumes the ledger without serving anything, for

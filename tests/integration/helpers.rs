@@ -82,27 +82,53 @@ impl TestEnv {
         name: &str,
         adjust: impl FnOnce(&mut ConsumerConfig),
     ) -> Consumer {
+        Consumer::connect(
+            &self.redis,
+            self.store.clone(),
+            self.publisher().await,
+            Default::default(),
+            self.config(name, adjust),
+        )
+        .await
+        .unwrap()
+    }
+
+    /// The `n` consumers one process named `name` runs, with `adjust`ed settings.
+    pub async fn members(
+        &self,
+        name: &str,
+        n: usize,
+        adjust: impl FnOnce(&mut ConsumerConfig),
+    ) -> Vec<Consumer> {
+        Consumer::connect_members(
+            &self.redis,
+            self.store.clone(),
+            self.publisher().await,
+            Default::default(),
+            &self.config(name, adjust),
+            n,
+        )
+        .await
+        .unwrap()
+    }
+
+    fn config(&self, name: &str, adjust: impl FnOnce(&mut ConsumerConfig)) -> ConsumerConfig {
         let mut config = ConsumerConfig {
             batch: 16,
             block: Duration::from_millis(50),
             ..ConsumerConfig::new(&self.stream, &self.group, name, &self.dead_stream)
         };
         adjust(&mut config);
-        let publisher = Publisher::new(
+        config
+    }
+
+    async fn publisher(&self) -> Publisher {
+        Publisher::new(
             redis::aio::ConnectionManager::new(self.redis.clone())
                 .await
                 .unwrap(),
             self.channel.clone(),
-        );
-        Consumer::connect(
-            &self.redis,
-            self.store.clone(),
-            publisher,
-            Default::default(),
-            config,
         )
-        .await
-        .unwrap()
     }
 
     /// XADDs each entry's fields, in order.

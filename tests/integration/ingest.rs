@@ -217,6 +217,42 @@ async fn a_restarted_consumer_first_finishes_what_it_had_read() {
 }
 
 #[tokio::test]
+async fn a_process_s_second_consumer_reads_only_while_the_first_finds_a_backlog() {
+    let env = TestEnv::new().await;
+    let mut members = env.members("p1", 2, |c| c.batch = 4).await;
+    let mut helper = members.pop().unwrap();
+    let mut lead = members.pop().unwrap();
+    let entries = |from: i64, n: i64| -> Vec<_> {
+        (from..from + n)
+            .map(|seq| user_input("c-live", &seq.to_string(), "2026-11-27T10:00:00Z"))
+            .collect()
+    };
+    let read = |outcome: Outcome| match outcome {
+        Outcome::Processed(report) => report.entries(),
+        Outcome::Idle => 0,
+    };
+
+    // Live traffic: the first consumer takes it in; the second does not read.
+    env.append(&entries(1, 3)).await;
+    assert_eq!(read(helper.try_execute_task().await.unwrap()), 0);
+    assert_eq!(read(lead.try_execute_task().await.unwrap()), 3);
+
+    // A backlog: once the first reads a full batch, the second reads beside it.
+    env.append(&entries(4, 10)).await;
+    assert_eq!(read(lead.try_execute_task().await.unwrap()), 4);
+    assert_eq!(read(helper.try_execute_task().await.unwrap()), 4);
+    assert_eq!(read(lead.try_execute_task().await.unwrap()), 2);
+    // Drained: the second stops reading again.
+    env.append(&entries(14, 1)).await;
+    assert_eq!(read(helper.try_execute_task().await.unwrap()), 0);
+    assert_eq!(read(lead.try_execute_task().await.unwrap()), 1);
+
+    assert_eq!(env.pending().await, 0);
+    let got = env.store.get_conversation("c-live").await.unwrap().unwrap();
+    assert_eq!(got.messages.len(), 14, "every entry stored once");
+}
+
+#[tokio::test]
 async fn a_change_notice_follows_each_stored_batch() {
     let env = TestEnv::new().await;
     let mut pubsub = env.redis.get_async_pubsub().await.unwrap();

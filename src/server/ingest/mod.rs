@@ -5,6 +5,12 @@
 //!
 //! [`Consumer::try_execute_task`] does one step (one batch) and says what happened; the
 //! background loop in [`run`] calls it forever, and tests call it step by step.
+//!
+//! A process runs a few consumers ([`Consumer::connect_members`]). The store takes a
+//! collection's writes one at a time, so under a backlog one consumer reads and prepares
+//! its batch while another's is stored. Live traffic is better taken in by one consumer,
+//! in fewer and larger steps: the others read new entries only while the first one's
+//! reads come back full ([`Backlog`]).
 
 pub mod dead_letter;
 mod replay;
@@ -13,6 +19,7 @@ pub use replay::replay;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use redis::{
@@ -20,7 +27,7 @@ use redis::{
     aio::{ConnectionManager, ConnectionManagerConfig},
     streams::{StreamId, StreamPendingCountReply, StreamReadOptions, StreamReadReply},
 };
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use crate::api::Change;
 use crate::contract::{Event, ParseError, RawEntry};
@@ -29,6 +36,51 @@ use crate::server::metrics::{Disposition, Metrics};
 use crate::server::projection::customer::CustomerFacts;
 use crate::server::projection::{self, Limits};
 use crate::server::store::{BatchOutcome, Store, StoreError};
+
+/// Entries read per XREADGROUP unless configured (`INGEST_BATCH`).
+pub const DEFAULT_BATCH: usize = 2000;
+
+/// Consumers one process runs unless configured (`INGEST_CONSUMERS`): two, so that under
+/// a backlog one reads and prepares its batch while the other's is stored (on two cores,
+/// about half as many events a second again as one consumer).
+pub const DEFAULT_MEMBERS: usize = 2;
+
+/// Whether the ledger has a backlog, as the first consumer of a process last read it (a
+/// full batch). The process's other consumers read new entries only then.
+#[derive(Debug, Default)]
+pub struct Backlog {
+    full: AtomicBool,
+    changed: Notify,
+}
+
+impl Backlog {
+    fn set(&self, full: bool) {
+        if self.full.swap(full, Ordering::Relaxed) != full && full {
+            self.changed.notify_waiters();
+        }
+    }
+
+    /// Whether there is a backlog, waiting up to `limit` for one.
+    async fn wait(&self, limit: Duration) -> bool {
+        let changed = self.changed.notified();
+        if self.full.load(Ordering::Relaxed) {
+            return true;
+        }
+        let _ = tokio::time::timeout(limit, changed).await;
+        self.full.load(Ordering::Relaxed)
+    }
+}
+
+/// How a consumer shares the new entries with the other consumers of its process.
+#[derive(Debug, Clone)]
+enum Share {
+    /// The only one.
+    Alone,
+    /// The first: always reads, and says whether its reads come back full.
+    Lead(Arc<Backlog>),
+    /// Another one: reads new entries only while there is a backlog.
+    Helper(Arc<Backlog>),
+}
 
 /// Where the consumer reads and who it is in the group.
 #[derive(Debug, Clone)]
@@ -55,13 +107,28 @@ impl ConsumerConfig {
             group: group.to_owned(),
             consumer: consumer.to_owned(),
             dead_stream: dead_stream.to_owned(),
-            batch: 1000,
+            batch: DEFAULT_BATCH,
             block: Duration::from_secs(2),
             limits: Limits::default(),
             max_deliveries: 5,
             claim_idle: Duration::from_secs(60),
         }
     }
+}
+
+/// The members one process runs in the group: `consumer` first, then `consumer-2`, … up
+/// to `members` (at least one). The names stay the same across restarts, so each finds
+/// its own unacknowledged entries.
+fn members(config: &ConsumerConfig, members: usize) -> Vec<ConsumerConfig> {
+    (1..=members.max(1))
+        .map(|n| ConsumerConfig {
+            consumer: match n {
+                1 => config.consumer.clone(),
+                n => format!("{}-{n}", config.consumer),
+            },
+            ..config.clone()
+        })
+        .collect()
 }
 
 /// Why a step failed. The entries of the step that were not acknowledged stay pending and
@@ -126,6 +193,7 @@ pub struct Consumer {
     /// Where the next XAUTOCLAIM scan starts, and when it is due.
     claim_cursor: String,
     next_claim: Instant,
+    share: Share,
 }
 
 impl Consumer {
@@ -154,9 +222,42 @@ impl Consumer {
             last_failure: None,
             claim_cursor: "0-0".to_owned(),
             next_claim: Instant::now(),
+            share: Share::Alone,
         };
         consumer.ensure_group().await?;
         Ok(consumer)
+    }
+
+    /// The `members` consumers of one process (at least one), named after `config`'s
+    /// consumer (see [`members`]). The first always reads; the others read new entries
+    /// only while the first one's reads come back full.
+    pub async fn connect_members(
+        client: &redis::Client,
+        store: Store,
+        publisher: Publisher,
+        metrics: Arc<Metrics>,
+        config: &ConsumerConfig,
+        members: usize,
+    ) -> Result<Vec<Self>, IngestError> {
+        let backlog = Arc::new(Backlog::default());
+        let mut consumers = Vec::new();
+        for (n, member) in self::members(config, members).into_iter().enumerate() {
+            let mut consumer = Self::connect(
+                client,
+                store.clone(),
+                publisher.clone(),
+                metrics.clone(),
+                member,
+            )
+            .await?;
+            consumer.share = match (n, members) {
+                (_, 0 | 1) => Share::Alone,
+                (0, _) => Share::Lead(backlog.clone()),
+                _ => Share::Helper(backlog.clone()),
+            };
+            consumers.push(consumer);
+        }
+        Ok(consumers)
     }
 
     /// `XGROUP CREATE ... 0 MKSTREAM`: a new group starts at the beginning of the stream.
@@ -201,7 +302,15 @@ impl Consumer {
             }
         }
         if entries.is_empty() {
+            if let Share::Helper(backlog) = &self.share
+                && !backlog.wait(self.config.block).await
+            {
+                return Ok(Outcome::Idle);
+            }
             entries = self.read(">").await?;
+            if let Share::Lead(backlog) = &self.share {
+                backlog.set(entries.len() >= self.config.batch);
+            }
         }
         if entries.is_empty() {
             return Ok(Outcome::Idle);
@@ -552,6 +661,19 @@ pub async fn run(mut consumer: Consumer, mut shutdown: watch::Receiver<bool>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_process_s_members_keep_its_name_first_then_number_the_others() {
+        let config = ConsumerConfig::new("ledger", "group", "web-1", "ledger:dead");
+        let names = |n| -> Vec<String> {
+            members(&config, n)
+                .into_iter()
+                .map(|m| m.consumer)
+                .collect()
+        };
+        assert_eq!(names(3), ["web-1", "web-1-2", "web-1-3"]);
+        assert_eq!(names(0), ["web-1"], "at least one");
+    }
 
     #[test]
     fn an_entry_id_tells_when_redis_added_it() {
