@@ -368,8 +368,15 @@ mod tests {
             doc! { "_id": "c1", "applied": { "$nin": ["k1", "k3", "k2"] } }
         );
         let push = update.get_document("$push").unwrap();
-        let each = push.get_document("messages").unwrap().get_array("$each");
-        assert_eq!(each.unwrap().len(), 3);
+        assert_eq!(
+            push.get_document("messages").unwrap(),
+            &doc! {
+                "$each": [{ "n": 1_i64 }, { "n": 3_i64 }, { "n": 2_i64 }],
+                "$sort": { "seq": 1 },
+                "$slice": -5_i64,
+            },
+            "every message, in arrival order, with the push's own options"
+        );
         assert_eq!(
             update.get_document("$inc").unwrap(),
             &doc! { "message_count": 3_i64, "version": 3_i64 }
@@ -459,8 +466,13 @@ mod tests {
             Ok(3),
             "two events and the part"
         );
-        let add = update.get_document("$addToSet").unwrap();
-        assert!(add.contains_key("search_words") && add.contains_key("applied"));
+        assert_eq!(
+            update.get_document("$addToSet").unwrap(),
+            &doc! {
+                "search_words": { "$each": ["mia"] },
+                "applied": { "$each": ["k1", "k2"] },
+            }
+        );
     }
 
     #[test]
