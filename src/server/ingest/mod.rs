@@ -72,7 +72,7 @@ impl Backlog {
 }
 
 /// How a consumer shares the new entries with the other consumers of its process.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 enum Share {
     /// The only one.
     Alone,
