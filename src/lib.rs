@@ -15,23 +15,13 @@ pub mod cli;
 #[cfg(feature = "ssr")]
 pub mod server;
 
-/// Entry point of the browser build: hydrates the server-rendered page and marks the
-/// body so tests (and curious humans) can tell the app is interactive. Pages are lazy
-/// routes (see `app`), so hydration waits for the shown page's module to load; the mark
-/// is set once it is done, as `leptos::mount::hydrate_lazy` would finish.
+/// Entry point of the browser build: hydrates the page's islands (see `app`). Each page's
+/// island is loaded with its own module and marks the body once it is interactive, so
+/// tests (and curious humans) can tell; a page without one (sign-in) is marked at once.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    wasm_bindgen_futures::spawn_local(async {
-        let Some(body) = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.body())
-        else {
-            return;
-        };
-        let owner = leptos::mount::hydrate_from_async(body.clone(), app::App).await;
-        owner.forget();
-        let _ = body.set_attribute("data-hydrated", "true");
-    });
+    leptos::mount::hydrate_islands();
+    app::mark_hydrated_without_islands();
 }

@@ -1,6 +1,7 @@
 //! The release WASM a browser downloads. The build is split (`cargo leptos build --release
-//! --split`): a main module every page loads, and each page's own modules, loaded when
-//! the page is first shown and named in `__wasm_split_manifest.json` beside the main
+//! --split`): a main module every page loads, with the framework and the conversations
+//! list's island, and the modules of each other page's island (`#[island(lazy)]`), loaded
+//! when the page is shown and named in `__wasm_split_manifest.json` beside the main
 //! module. Each file is measured raw and gzipped (`gzip -9`) on its own, as a server sends
 //! it, and the sizes of a page's files are added up.
 
@@ -37,12 +38,12 @@ pub struct Page {
 }
 
 pub struct Figures {
-    /// The module every page loads.
+    /// The module every page loads, and all the sign-in page loads.
     pub main: Size,
     /// The conversations list, where supervisors land after signing in.
     pub list: Page,
-    /// The sign-in page, the first page a new visitor loads.
-    pub login: Page,
+    /// One conversation, live: the page a supervisor opens from the list.
+    pub conversation: Page,
     /// Every module of every page.
     pub all: Size,
 }
@@ -69,10 +70,17 @@ pub fn measure(main: &Path) -> Result<Figures, BenchError> {
             );
         }
     }
-    // The modules of a page's route (`app::lazy_page!(ConversationsRoute, …)` is
-    // `__conversations_route_view_<hash>`); none when the build is not split.
-    let page = |route: &str| -> Result<Page, BenchError> {
-        let prefix = format!("__{route}_route_view");
+    // The modules of a page's lazy island (`ConversationPage` is
+    // `conversation_page_loader_<hash>`); none for an island in the main module, or when
+    // the build is not split.
+    let page = |island: Option<&str>| -> Result<Page, BenchError> {
+        let Some(island) = island else {
+            return Ok(Page {
+                size: main_size,
+                modules: 0,
+            });
+        };
+        let prefix = format!("{island}_loader_");
         let modules = match manifest.iter().find(|(name, _)| name.starts_with(&prefix)) {
             Some((_, modules)) => modules.as_slice(),
             None if manifest.is_empty() => &[],
@@ -89,8 +97,8 @@ pub fn measure(main: &Path) -> Result<Figures, BenchError> {
     };
     Ok(Figures {
         main: main_size,
-        list: page("conversations")?,
-        login: page("login")?,
+        list: page(None)?,
+        conversation: page(Some("conversation_page"))?,
         all: sizes.values().fold(main_size, |sum, s| sum + *s),
     })
 }

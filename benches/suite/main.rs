@@ -133,7 +133,7 @@ async fn run() -> Result<(), BenchError> {
         let kb = |s: bundle::Size| format!("{} / {} KB", s.raw / 1000, s.gzip / 1000);
         eprintln!("WASM raw / gzip: main {}", kb(bundle.main));
         eprintln!("  list first load {}", kb(bundle.list.size));
-        eprintln!("  sign-in first load {}", kb(bundle.login.size));
+        eprintln!("  conversation first load {}", kb(bundle.conversation.size));
         eprintln!("  every module {}", kb(bundle.all));
         return Ok(());
     }

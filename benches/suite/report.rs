@@ -174,11 +174,15 @@ pub fn render(
     }
 
     let size = |s: bundle::Size| format!("{} / {}", kb(s.raw), kb(s.gzip));
+    let modules = |n: usize| match n {
+        0 => String::new(),
+        n => format!(" and its island's {n} modules"),
+    };
     row(
         format!(
-            "Release WASM, first load of the conversations list (the main module and the \
-             page's {} modules), raw / gzip -9, each file on its own",
-            bundle.list.modules
+            "Release WASM, first load of the conversations list (the main module{}), raw / \
+             gzip -9, each file on its own",
+            modules(bundle.list.modules)
         ),
         "≤ 250 KB gzip",
         size(bundle.list.size),
@@ -186,15 +190,16 @@ pub fn render(
     );
     row(
         format!(
-            "Release WASM, first load of the sign-in page (the main module and {} modules)",
-            bundle.login.modules
+            "Release WASM, first load of a conversation (the main module{})",
+            modules(bundle.conversation.modules)
         ),
         "",
-        size(bundle.login.size),
+        size(bundle.conversation.size),
         None,
     );
     row(
-        "Release WASM, the main module alone (every page loads it)".into(),
+        "Release WASM, the main module alone (every page loads it; the sign-in page nothing else)"
+            .into(),
         "",
         size(bundle.main),
         None,

@@ -39,32 +39,35 @@ test('a wrong password is refused with a clear message', async ({ page }) => {
 });
 
 test("each page's code is loaded when the page is first shown", async ({ page }) => {
-  // The build is split (cargo leptos --split): a main module, and modules of each page.
+  // The build is split (cargo leptos --split): a main module with the framework and the
+  // conversations list's island, and a module of each other page's island.
   const loaded: string[] = [];
   page.on('request', (request) => {
     const path = new URL(request.url()).pathname;
     if (path.endsWith('.wasm')) loaded.push(path);
   });
-  const pageCode = (route: string) => loaded.some((path) => path.includes(`__${route}_route_view_`));
+  const pageCode = (island: string) => loaded.some((path) => path.includes(`${island}_loader_`));
+  const anyPageCode = () => loaded.some((path) => path.includes('_loader_'));
 
   await page.goto('/login');
   await hydrated(page);
   expect(loaded).toContain('/pkg/billie-dashboard.wasm');
-  expect(pageCode('login')).toBe(true);
-  expect(pageCode('conversations')).toBe(false);
+  expect(anyPageCode()).toBe(false);
 
   await page.getByLabel('Email').fill(ADMIN.email);
   await page.getByLabel('Password').fill(ADMIN.password);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page).toHaveURL(/\/conversations$/);
   await hydrated(page);
-  expect(pageCode('conversations')).toBe(true);
-  expect(pageCode('users')).toBe(false);
+  await expect(page.getByTestId('live-badge')).toHaveText('Live');
+  expect(anyPageCode()).toBe(false);
 
-  // Moving to another page in the browser loads that page's code, and the page works.
+  // Another page loads its island's code, and the page works.
   await page.getByRole('link', { name: 'Users' }).click();
   await expect(page.getByRole('heading', { name: 'Users' })).toBeVisible();
-  expect(pageCode('users')).toBe(true);
+  await hydrated(page);
+  expect(pageCode('users_page')).toBe(true);
+  expect(pageCode('account_page')).toBe(false);
 });
 
 test('a new message appears live in the open conversation', async ({ page }) => {

@@ -2,14 +2,21 @@
 
 use leptos::prelude::*;
 use leptos::server::ServerAction;
-use leptos_router::hooks::use_query_map;
 
 use super::header::{Header, ProfileChanged};
 use super::live::LiveFeed;
 use crate::api::{ChangePassword, UpdateProfile, whoami};
 
+/// The route: what the avatar upload (a plain form post) came back with is in the URL.
 #[component]
-pub fn AccountPage() -> impl IntoView {
+pub fn AccountRoute() -> impl IntoView {
+    let [saved, error] = super::query_params(["saved", "error"]);
+    view! { <AccountPage saved error /> }
+}
+
+#[island(lazy)]
+fn AccountPage(saved: Option<String>, error: Option<String>) -> impl IntoView {
+    super::page_context();
     let profile = ServerAction::<UpdateProfile>::new();
     let password = ServerAction::<ChangePassword>::new();
     let me = Resource::new(move || profile.version().get(), |_| whoami());
@@ -18,10 +25,10 @@ pub fn AccountPage() -> impl IntoView {
             ProfileChanged::notify();
         }
     });
-    let query = use_query_map();
+    let returned = StoredValue::new((saved, error));
     let notice = move || {
-        query.with(
-            |q| match (q.get("saved").as_deref(), q.get("error").as_deref()) {
+        returned.with_value(
+            |(saved, error)| match (saved.as_deref(), error.as_deref()) {
                 (Some("avatar"), _) => Some(("notice", "Your avatar is saved.")),
                 (_, Some("avatar-too-large")) => {
                     Some(("error", "That image is larger than 256 KiB."))

@@ -12,8 +12,9 @@ use crate::api::{
     SetUserRole, UserView, audit_log, list_users,
 };
 
-#[component]
+#[island(lazy)]
 pub fn UsersPage() -> impl IntoView {
+    super::page_context();
     let create = ServerAction::<CreateUser>::new();
     let disable = ServerAction::<SetUserDisabled>::new();
     let role = ServerAction::<SetUserRole>::new();
@@ -173,8 +174,9 @@ fn UserRow(
     }
 }
 
-#[component]
+#[island(lazy)]
 pub fn AuditPage() -> impl IntoView {
+    super::page_context();
     let first = Resource::new(|| (), |_| audit_log(None));
     view! {
         <Header />

@@ -1,4 +1,4 @@
-//! "Now", for the relative times on the page ("2 min ago"). One signal per tab, moved on
+//! "Now", for the relative times on the page ("2 min ago"). One signal per page, moved on
 //! every 15 seconds in the browser, so every card's age stays right without a refetch.
 
 use leptos::prelude::*;

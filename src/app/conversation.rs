@@ -3,7 +3,6 @@
 //! noticeboard, decision) changing in place.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
 
 use super::conversations::StatusBadge;
 use super::format;
@@ -12,11 +11,18 @@ use super::html;
 use super::live::{LiveFeed, Mark};
 use crate::api::{Change, ConversationDetail, Message, get_conversation};
 
+/// The route: the conversation's id is the path's last part.
 #[component]
-pub fn ConversationPage() -> impl IntoView {
+pub fn ConversationRoute() -> impl IntoView {
+    view! { <ConversationPage id=super::path_param("id") /> }
+}
+
+#[island(lazy)]
+fn ConversationPage(id: String) -> impl IntoView {
+    super::page_context();
     let feed = LiveFeed::get();
-    let params = use_params_map();
-    let id = move || params.with(|p| p.get("id").unwrap_or_default());
+    let id = StoredValue::new(id);
+    let id = move || id.get_value();
     let detail = Resource::new(id, move |id| {
         // Before the fetch, so that the changes after its mark come with their messages.
         feed.watch(Some(id.clone()));

@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_query_map;
 
 use super::clock::Clock;
 use super::format;
@@ -21,15 +20,34 @@ use crate::api::{
 
 const PATH: &str = "/conversations";
 
+/// The route: the search, the status tab and the page (`after`, for browsers without
+/// JavaScript) come from the URL.
 #[component]
-pub fn ConversationsPage() -> impl IntoView {
+pub fn ConversationsRoute() -> impl IntoView {
+    let [q, status, after] = super::query_params(["q", "status", "after"]);
+    view! { <ConversationsPage q status after /> }
+}
+
+/// Not lazy, unlike the other pages' islands: the list is where supervisors land, and its
+/// code in the main module makes one file, which compresses better than the split's many
+/// (BENCHMARKS.md, "The WASM bundle").
+#[island]
+fn ConversationsPage(
+    q: Option<String>,
+    status: Option<String>,
+    after: Option<String>,
+) -> impl IntoView {
+    super::page_context();
     let feed = LiveFeed::get();
-    let query = use_query_map();
-    let param = move |name: &str| query.with(|q| q.get(name).filter(|v| !v.is_empty()));
-    let search = Memo::new(move |_| param("q"));
-    let status = Memo::new(move |_| param("status"));
+    let search = RwSignal::new(q);
+    let status = Signal::stored(status);
+    let after = RwSignal::new(after);
+    let on_search = Callback::new(move |q| {
+        after.set(None);
+        search.set(q);
+    });
     let list = Resource::new(
-        move || (search.get(), status.get(), param("after")),
+        move || (search.get(), status.get(), after.get()),
         move |(search, status, after)| {
             let mark = feed.mark();
             async move {
@@ -72,6 +90,7 @@ pub fn ConversationsPage() -> impl IntoView {
                     path=PATH
                     keep=Signal::derive(move || ("status", status.get()))
                     initial=search.get_untracked().unwrap_or_default()
+                    on_search
                 />
             </div>
             <Transition fallback=move || tabs(None)>
@@ -106,8 +125,8 @@ pub fn ConversationsPage() -> impl IntoView {
 /// The status filter: "All" and one tab per status, each with how many match the search.
 #[component]
 fn Tabs(
-    search: Memo<Option<String>>,
-    status: Memo<Option<String>>,
+    search: RwSignal<Option<String>>,
+    status: Signal<Option<String>>,
     counts: Option<StatusCounts>,
 ) -> impl IntoView {
     let tab = move |value: Option<&'static str>, label: &'static str, n: Option<i64>| {

@@ -2,7 +2,6 @@
 //! and their conversations, each linking to its live view.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
 
 use super::clock::Clock;
 use super::conversations::StatusBadge;
@@ -10,10 +9,17 @@ use super::format;
 use super::header::Header;
 use crate::api::{CustomerProfile, get_customer};
 
+/// The route: the customer's id is the path's last part.
 #[component]
-pub fn CustomerPage() -> impl IntoView {
-    let params = use_params_map();
-    let id = move || params.with(|p| p.get("id").unwrap_or_default());
+pub fn CustomerRoute() -> impl IntoView {
+    view! { <CustomerPage id=super::path_param("id") /> }
+}
+
+#[island(lazy)]
+fn CustomerPage(id: String) -> impl IntoView {
+    super::page_context();
+    let id = StoredValue::new(id);
+    let id = move || id.get_value();
     let profile = Resource::new(id, get_customer);
     view! {
         <Header />

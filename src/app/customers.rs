@@ -2,7 +2,6 @@
 //! email address and customer id, loading more as the supervisor scrolls.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_query_map;
 
 use super::format;
 use super::header::Header;
@@ -12,13 +11,25 @@ use crate::api::{CustomerPage, CustomerSummary, list_customers};
 
 const PATH: &str = "/customers";
 
+/// The route: the search and the page (`after`, for browsers without JavaScript) come
+/// from the URL.
 #[component]
-pub fn CustomersPage() -> impl IntoView {
-    let query = use_query_map();
-    let param = move |name: &str| query.with(|q| q.get(name).filter(|v| !v.is_empty()));
-    let search = Memo::new(move |_| param("q"));
+pub fn CustomersRoute() -> impl IntoView {
+    let [q, after] = super::query_params(["q", "after"]);
+    view! { <CustomersPage q after /> }
+}
+
+#[island(lazy)]
+fn CustomersPage(q: Option<String>, after: Option<String>) -> impl IntoView {
+    super::page_context();
+    let search = RwSignal::new(q);
+    let after = RwSignal::new(after);
+    let on_search = Callback::new(move |q| {
+        after.set(None);
+        search.set(q);
+    });
     let list = Resource::new(
-        move || (search.get(), param("after")),
+        move || (search.get(), after.get()),
         |(search, after)| async move { (search.clone(), list_customers(search, after).await) },
     );
     view! {
@@ -31,6 +42,7 @@ pub fn CustomersPage() -> impl IntoView {
                     placeholder="Name, email or customer id"
                     path=PATH
                     initial=search.get_untracked().unwrap_or_default()
+                    on_search
                 />
             </div>
             <Transition fallback=|| view! { <p class="muted">"Loading customers…"</p> }>

@@ -2,7 +2,6 @@
 //! they are not), who is signed in, and the way out. Rendering it starts the live feed.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_location;
 
 use super::live::{LiveFeed, LiveState};
 use crate::api::whoami;
@@ -40,12 +39,10 @@ pub fn Header() -> impl IntoView {
             format!("Reconnecting… stale since {h:02}:{m:02}"),
         ),
     };
-    let path = use_location().pathname;
+    let path = StoredValue::new(current_path());
     let current = move |section: &'static str| {
-        move || {
-            path.with(|p| p == section || p.starts_with(&format!("{section}/")))
-                .then_some("page")
-        }
+        path.with_value(|p| p == section || p.starts_with(&format!("{section}/")))
+            .then_some("page")
     };
     view! {
         <header class="topbar">
@@ -117,4 +114,16 @@ pub fn Header() -> impl IntoView {
             </form>
         </header>
     }
+}
+
+/// The page's path: the router's on the server, the address bar's in the browser (pages are
+/// islands there, without a router). A page's path does not change while it is shown.
+fn current_path() -> String {
+    #[cfg(feature = "ssr")]
+    let path = leptos_router::hooks::use_location()
+        .pathname
+        .get_untracked();
+    #[cfg(not(feature = "ssr"))]
+    let path = window().location().pathname().unwrap_or_default();
+    path
 }

@@ -1,4 +1,4 @@
-//! The browser's end of the live feed. One WebSocket per tab (opened after hydration,
+//! The browser's end of the live feed. One WebSocket per page (opened after hydration,
 //! reopened with back-off) appends every change it brings to a short in-memory log; views
 //! follow the log from the moment their data was fetched, so a change that lands while a
 //! fetch is in flight is applied rather than lost. A new connection or a `resync` frame starts a new
@@ -166,7 +166,7 @@ impl LiveFeed {
         });
     }
 
-    /// Opens the WebSocket once per tab (further calls do nothing).
+    /// Opens the WebSocket once per page (further calls do nothing).
     pub fn start(self) {
         if self.started.get_value() {
             return;

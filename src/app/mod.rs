@@ -2,7 +2,8 @@
 //! the projections through [`crate::api`] and follow the live feed ([`live`]) so they
 //! change in place as conversations happen. Every page is complete when rendered on the
 //! server, so it reads without JavaScript; hydration adds the live feed, infinite scroll
-//! and the keyboard.
+//! and the keyboard. Only what is interactive is hydrated: each page's body is a Leptos
+//! island, and the browser downloads the code of the islands it shows and nothing else.
 
 mod account;
 mod admin;
@@ -23,9 +24,9 @@ mod search;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    Lazy, LazyRoute, SsrMode,
+    SsrMode,
     components::{Redirect, Route, Router, Routes},
-    lazy_route, path,
+    path,
 };
 
 /// The HTML document around the app, rendered on the server.
@@ -39,7 +40,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light dark" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <AutoReload options=options.clone() />
-                <HydrationScripts options />
+                <HydrationScripts options islands=true />
                 <MetaTags />
             </head>
             <body>
@@ -49,92 +50,94 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// The pages, routed on the server. What a page does in the browser is one island (its
+/// `…Page`); the route reads what the island needs from the URL and hands it over as
+/// props. Each island but the list's is lazy: its code is a WASM module of its own,
+/// loaded when the page is shown. Moving to another page loads it from the server.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    live::LiveFeed::provide();
-    clock::Clock::provide();
-    header::ProfileChanged::provide();
-    keys::install();
     view! {
         <Stylesheet id="leptos" href="/pkg/billie-dashboard.css" />
         <Title text="Billie supervisor" />
         <Router>
             <Routes fallback=NotFound>
-                <Route path=path!("/login") view={Lazy::<LoginRoute>::new()} />
+                <Route path=path!("/login") view=login::LoginPage />
                 <Route path=path!("/") view=|| view! { <Redirect path="/conversations" /> } />
                 // In order: each part is sent once its data is there, so the page is
                 // complete HTML (readable without JavaScript) rather than placeholders
                 // swapped in by script.
                 <Route
                     path=path!("/conversations")
-                    view={Lazy::<ConversationsRoute>::new()}
+                    view=conversations::ConversationsRoute
                     ssr=SsrMode::InOrder
                 />
                 <Route
                     path=path!("/conversations/:id")
-                    view={Lazy::<ConversationRoute>::new()}
+                    view=conversation::ConversationRoute
                     ssr=SsrMode::InOrder
                 />
                 <Route
                     path=path!("/customers")
-                    view={Lazy::<CustomersRoute>::new()}
+                    view=customers::CustomersRoute
                     ssr=SsrMode::InOrder
                 />
                 <Route
                     path=path!("/customers/:id")
-                    view={Lazy::<CustomerRoute>::new()}
+                    view=customer::CustomerRoute
                     ssr=SsrMode::InOrder
                 />
-                <Route path=path!("/account") view={Lazy::<AccountRoute>::new()} ssr=SsrMode::InOrder />
-                <Route
-                    path=path!("/admin/users")
-                    view={Lazy::<UsersRoute>::new()}
-                    ssr=SsrMode::InOrder
-                />
-                <Route
-                    path=path!("/admin/audit")
-                    view={Lazy::<AuditRoute>::new()}
-                    ssr=SsrMode::InOrder
-                />
+                <Route path=path!("/account") view=account::AccountRoute ssr=SsrMode::InOrder />
+                <Route path=path!("/admin/users") view=admin::UsersPage ssr=SsrMode::InOrder />
+                <Route path=path!("/admin/audit") view=admin::AuditPage ssr=SsrMode::InOrder />
             </Routes>
         </Router>
     }
 }
 
-/// Makes `$page` a lazy route: with `cargo leptos --split` (which `scripts/run`, `scripts/test`
-/// and `scripts/bench` use) its code is a WASM module of its own, which the browser loads
-/// when the page is first shown. The first load then carries the framework and the page
-/// shown, not every page. A page rendered on the server names its module in a preload
-/// link, so it loads beside the main one.
-macro_rules! lazy_page {
-    ($route:ident, $page:path) => {
-        struct $route;
-
-        #[lazy_route]
-        impl LazyRoute for $route {
-            fn data() -> Self {
-                Self
-            }
-
-            fn view(_this: Self) -> AnyView {
-                $page().into_any()
-            }
-        }
-    };
+/// The non-empty values of the URL's query parameters `names`, for a route to hand to its
+/// page's island.
+fn query_params<const N: usize>(names: [&str; N]) -> [Option<String>; N] {
+    let query = leptos_router::hooks::use_query_map();
+    names.map(|name| query.with_untracked(|q| q.get(name).filter(|v| !v.is_empty())))
 }
 
-lazy_page!(LoginRoute, login::LoginPage);
-lazy_page!(ConversationsRoute, conversations::ConversationsPage);
-lazy_page!(ConversationRoute, conversation::ConversationPage);
-lazy_page!(CustomersRoute, customers::CustomersPage);
-lazy_page!(CustomerRoute, customer::CustomerPage);
-lazy_page!(AccountRoute, account::AccountPage);
-lazy_page!(UsersRoute, admin::UsersPage);
-lazy_page!(AuditRoute, admin::AuditPage);
+/// The route's path parameter `name` (empty when absent), for a route to hand to its
+/// page's island.
+fn path_param(name: &str) -> String {
+    leptos_router::hooks::use_params_map().with_untracked(|p| p.get(name).unwrap_or_default())
+}
 
-#[component]
+/// What every page's island sets up first: the live feed, the clock and the profile
+/// signal its views share, the keyboard, and the body's hydration mark.
+fn page_context() {
+    live::LiveFeed::provide();
+    clock::Clock::provide();
+    header::ProfileChanged::provide();
+    keys::install();
+    #[cfg(feature = "hydrate")]
+    Effect::new(|_| mark_hydrated());
+}
+
+/// Marks the body as interactive (`data-hydrated`) when the page has no island to do it.
+#[cfg(feature = "hydrate")]
+pub fn mark_hydrated_without_islands() {
+    let islands = document().query_selector("leptos-island").ok().flatten();
+    if islands.is_none() {
+        mark_hydrated();
+    }
+}
+
+#[cfg(feature = "hydrate")]
+fn mark_hydrated() {
+    if let Some(body) = document().body() {
+        let _ = body.set_attribute("data-hydrated", "true");
+    }
+}
+
+#[island(lazy)]
 fn NotFound() -> impl IntoView {
+    page_context();
     #[cfg(feature = "ssr")]
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(axum::http::StatusCode::NOT_FOUND);

@@ -1,11 +1,11 @@
 //! The search box above a list. It is a GET form, so it works before hydration and
-//! without JavaScript; once hydrated, typing updates the URL's `?q=` after a short pause
-//! (replacing the history entry) and the list follows the URL.
+//! without JavaScript; once hydrated, typing searches after a short pause: the list is
+//! told (`on_search`) and the URL's `?q=` follows (replacing the history entry), so a
+//! reload or a shared link shows the same list.
 
 use std::time::Duration;
 
 use leptos::prelude::*;
-use leptos_router::{NavigateOptions, hooks::use_navigate};
 
 use super::paging::url;
 
@@ -23,8 +23,9 @@ pub fn SearchBox(
     #[prop(into, optional)]
     keep: Option<Signal<(&'static str, Option<String>)>>,
     initial: String,
+    /// Called with the search (`None`: empty) once typing pauses or the form is sent.
+    on_search: Callback<Option<String>>,
 ) -> impl IntoView {
-    let navigate = use_navigate();
     let timer = StoredValue::new(None::<TimeoutHandle>);
     let input = NodeRef::<leptos::html::Input>::new();
     let go = move |text: String| {
@@ -33,24 +34,15 @@ pub fn SearchBox(
         if let Some((name, value)) = &kept {
             params.push((name, value.as_deref()));
         }
-        navigate(
-            &url(path, &params),
-            NavigateOptions {
-                replace: true,
-                scroll: false,
-                ..Default::default()
-            },
-        );
+        replace_url(&url(path, &params));
+        let text = text.trim();
+        on_search.run((!text.is_empty()).then(|| text.to_owned()));
     };
-    let schedule = {
-        let go = go.clone();
-        move |text: String| {
-            if let Some(pending) = timer.get_value() {
-                pending.clear();
-            }
-            let go = go.clone();
-            timer.set_value(set_timeout_with_handle(move || go(text), DEBOUNCE).ok());
+    let schedule = move |text: String| {
+        if let Some(pending) = timer.get_value() {
+            pending.clear();
         }
+        timer.set_value(set_timeout_with_handle(move || go(text), DEBOUNCE).ok());
     };
     view! {
         <form
@@ -92,4 +84,14 @@ pub fn SearchBox(
             <kbd class="hint" aria-hidden="true">"/"</kbd>
         </form>
     }
+}
+
+/// Puts `href` in the address bar in place of the current entry, without loading it.
+fn replace_url(href: &str) {
+    #[cfg(feature = "hydrate")]
+    if let Ok(history) = window().history() {
+        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(href));
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = href;
 }
