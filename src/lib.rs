@@ -15,13 +15,13 @@ pub mod cli;
 #[cfg(feature = "ssr")]
 pub mod server;
 
-/// Entry point of the browser build: hydrates the page's islands (see `app`). Each page's
-/// island is loaded with its own module and marks the body once it is interactive, so
-/// tests (and curious humans) can tell; a page without one (sign-in) is marked at once.
+/// Entry point of the browser build: hydrates the page's islands (see `app`) and starts
+/// the keyboard. A page's island marks the body once it is interactive, so tests (and
+/// curious humans) can tell; a page without one (sign-in) is marked at once.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_islands();
-    app::mark_hydrated_without_islands();
+    app::start();
 }

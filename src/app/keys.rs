@@ -4,12 +4,10 @@
 
 #[cfg(feature = "hydrate")]
 pub fn install() {
-    // One listener for the life of the tab.
+    // One listener for the life of the page, from the main module: it works before the
+    // page's island has loaded.
     let _listener = leptos::prelude::window_event_listener(leptos::ev::keydown, browser::on_key);
 }
-
-#[cfg(not(feature = "hydrate"))]
-pub fn install() {}
 
 #[cfg(feature = "hydrate")]
 mod browser {

@@ -109,19 +109,21 @@ fn path_param(name: &str) -> String {
 }
 
 /// What every page's island sets up first: the live feed, the clock and the profile
-/// signal its views share, the keyboard, and the body's hydration mark.
+/// signal its views share, and the body's hydration mark once the island is interactive.
 fn page_context() {
     live::LiveFeed::provide();
     clock::Clock::provide();
     header::ProfileChanged::provide();
-    keys::install();
     #[cfg(feature = "hydrate")]
     Effect::new(|_| mark_hydrated());
 }
 
-/// Marks the body as interactive (`data-hydrated`) when the page has no island to do it.
+/// What the main module does on every page, before any lazy island's module has loaded:
+/// the keyboard (it needs no island), and the hydration mark when the page has no island
+/// to set it.
 #[cfg(feature = "hydrate")]
-pub fn mark_hydrated_without_islands() {
+pub fn start() {
+    keys::install();
     let islands = document().query_selector("leptos-island").ok().flatten();
     if islands.is_none() {
         mark_hydrated();
