@@ -12,7 +12,7 @@ use super::format;
 use super::header::Header;
 use super::live::{LiveFeed, Mark};
 use super::paging::{LoadMore, url};
-use super::search::SearchBox;
+use super::search::{ListQuery, SearchBox};
 use crate::api::{
     ConversationFilter, ConversationPage, ConversationSummary, STATUSES, StatusCounts,
     count_conversations, list_conversations,
@@ -39,13 +39,9 @@ fn ConversationsPage(
 ) -> impl IntoView {
     super::page_context();
     let feed = LiveFeed::get();
-    let search = RwSignal::new(q);
+    let query = ListQuery::new(q, after);
+    let ListQuery { search, after } = query;
     let status = Signal::stored(status);
-    let after = RwSignal::new(after);
-    let on_search = Callback::new(move |q| {
-        after.set(None);
-        search.set(q);
-    });
     let list = Resource::new(
         move || (search.get(), status.get(), after.get()),
         move |(search, status, after)| {
@@ -89,8 +85,7 @@ fn ConversationsPage(
                     placeholder="Application number or customer name"
                     path=PATH
                     keep=Signal::derive(move || ("status", status.get()))
-                    initial=search.get_untracked().unwrap_or_default()
-                    on_search
+                    query
                 />
             </div>
             <Transition fallback=move || tabs(None)>

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use super::format;
 use super::header::Header;
 use super::paging::{LoadMore, url};
-use super::search::SearchBox;
+use super::search::{ListQuery, SearchBox};
 use crate::api::{CustomerPage, CustomerSummary, list_customers};
 
 const PATH: &str = "/customers";
@@ -22,12 +22,8 @@ pub fn CustomersRoute() -> impl IntoView {
 #[island(lazy)]
 fn CustomersPage(q: Option<String>, after: Option<String>) -> impl IntoView {
     super::page_context();
-    let search = RwSignal::new(q);
-    let after = RwSignal::new(after);
-    let on_search = Callback::new(move |q| {
-        after.set(None);
-        search.set(q);
-    });
+    let query = ListQuery::new(q, after);
+    let ListQuery { search, after } = query;
     let list = Resource::new(
         move || (search.get(), after.get()),
         |(search, after)| async move { (search.clone(), list_customers(search, after).await) },
@@ -41,8 +37,7 @@ fn CustomersPage(q: Option<String>, after: Option<String>) -> impl IntoView {
                     label="Search customers"
                     placeholder="Name, email or customer id"
                     path=PATH
-                    initial=search.get_untracked().unwrap_or_default()
-                    on_search
+                    query
                 />
             </div>
             <Transition fallback=|| view! { <p class="muted">"Loading customers…"</p> }>

@@ -1,7 +1,7 @@
 //! The search box above a list. It is a GET form, so it works before hydration and
-//! without JavaScript; once hydrated, typing searches after a short pause: the list is
-//! told (`on_search`) and the URL's `?q=` follows (replacing the history entry), so a
-//! reload or a shared link shows the same list.
+//! without JavaScript; once hydrated, typing searches after a short pause: the list's
+//! query ([`ListQuery`]) changes and the URL's `?q=` follows (replacing the history
+//! entry), so a reload or a shared link shows the same list.
 
 use std::time::Duration;
 
@@ -11,6 +11,29 @@ use super::paging::url;
 
 /// How long typing must pause before the list is searched.
 const DEBOUNCE: Duration = Duration::from_millis(300);
+
+/// What a searchable list shows, as its island keeps it: the search, and the page to start
+/// from (`after`, from a "Show older" link followed without JavaScript).
+#[derive(Clone, Copy)]
+pub struct ListQuery {
+    pub search: RwSignal<Option<String>>,
+    pub after: RwSignal<Option<String>>,
+}
+
+impl ListQuery {
+    pub fn new(search: Option<String>, after: Option<String>) -> Self {
+        Self {
+            search: RwSignal::new(search),
+            after: RwSignal::new(after),
+        }
+    }
+
+    /// A new search (`None`: none) starts from the top of the list.
+    fn search_for(self, search: Option<String>) {
+        self.after.set(None);
+        self.search.set(search);
+    }
+}
 
 #[component]
 pub fn SearchBox(
@@ -22,9 +45,8 @@ pub fn SearchBox(
     /// Another filter kept while searching (the status tab), as `(name, value)`.
     #[prop(into, optional)]
     keep: Option<Signal<(&'static str, Option<String>)>>,
-    initial: String,
-    /// Called with the search (`None`: empty) once typing pauses or the form is sent.
-    on_search: Callback<Option<String>>,
+    /// The list's query, searched once typing pauses or the form is sent.
+    query: ListQuery,
 ) -> impl IntoView {
     let timer = StoredValue::new(None::<TimeoutHandle>);
     let input = NodeRef::<leptos::html::Input>::new();
@@ -36,7 +58,7 @@ pub fn SearchBox(
         }
         replace_url(&url(path, &params));
         let text = text.trim();
-        on_search.run((!text.is_empty()).then(|| text.to_owned()));
+        query.search_for((!text.is_empty()).then(|| text.to_owned()));
     };
     let schedule = move |text: String| {
         if let Some(pending) = timer.get_value() {
@@ -66,7 +88,7 @@ pub fn SearchBox(
                 name="q"
                 aria-label=label
                 placeholder=placeholder
-                value=initial
+                value=query.search.get_untracked().unwrap_or_default()
                 maxlength=crate::api::MAX_SEARCH
                 autocomplete="off"
                 on:input=move |ev| schedule(event_target_value(&ev))
