@@ -12,7 +12,7 @@ import { addUserIn, appendEntries, fixtureEntries, said, started, SUPERVISOR, ta
 
 const ROOT = resolve(__dirname, '../..');
 const BIN = process.env.APP_BIN ?? resolve(ROOT, 'target/debug/billie-dashboard');
-const FIXTURES = process.env.CONTRACT_FIXTURES ?? resolve(__dirname, '../../../shared/contract/fixtures');
+const FIXTURES = process.env.CONTRACT_FIXTURES ?? resolve(__dirname, '../../tests/fixtures');
 
 function freePort(): Promise<number> {
   return new Promise((done, fail) => {

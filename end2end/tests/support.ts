@@ -35,7 +35,7 @@ export async function signInAs(page: Page, account: { email: string; password: s
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const STREAM = process.env.LEDGER_STREAM ?? 'chatLedger';
-const FIXTURES = process.env.CONTRACT_FIXTURES ?? resolve(__dirname, '../../../shared/contract/fixtures');
+const FIXTURES = process.env.CONTRACT_FIXTURES ?? resolve(__dirname, '../../tests/fixtures');
 
 export type Fields = Record<string, string>;
 

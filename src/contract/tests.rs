@@ -1,4 +1,4 @@
-//! The contract's own fixtures (`shared/contract/fixtures`) and edge cases of EVENTS.md.
+//! The contract's own fixtures (copied into `tests/fixtures`) and edge cases of EVENTS.md.
 
 use super::*;
 

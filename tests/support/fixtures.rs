@@ -1,4 +1,4 @@
-//! The contract's fixtures (`shared/contract/fixtures`, or `CONTRACT_FIXTURES`), for the
+//! The contract's fixtures, copied into `tests/fixtures` (or `CONTRACT_FIXTURES`), for the
 //! contract's unit tests and the integration tests alike (each includes this file).
 
 use std::path::PathBuf;
@@ -7,7 +7,7 @@ use serde_json::Value;
 
 pub fn fixtures_dir() -> PathBuf {
     std::env::var_os("CONTRACT_FIXTURES").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/contract/fixtures"),
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"),
         PathBuf::from,
     )
 }
