@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod app;
+pub mod backoff;
 pub mod contract;
 
 #[cfg(feature = "ssr")]

@@ -189,6 +189,7 @@ mod browser {
 
     use super::{LiveFeed, LiveState};
     use crate::api::FeedFrame;
+    use crate::backoff::Backoff;
 
     /// Close code of a socket whose session has ended (`server::feed::SIGNED_OUT`).
     const SIGNED_OUT: u16 = 4001;
@@ -231,7 +232,7 @@ mod browser {
     pub async fn connect(feed: LiveFeed) {
         let Some(url) = url() else { return };
         resync_when_shown(feed);
-        let mut backoff = Duration::from_millis(250);
+        let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(10));
         loop {
             if let Ok(socket) = WebSocket::open(&url) {
                 let (write, mut read) = socket.split();
@@ -258,7 +259,7 @@ mod browser {
                         };
                         if frame == FeedFrame::Hello {
                             feed.state.set(LiveState::Live);
-                            backoff = Duration::from_millis(250);
+                            backoff.reset();
                         }
                         feed.push(frame);
                     }
@@ -289,8 +290,7 @@ mod browser {
                     since: (now.get_hours(), now.get_minutes()),
                 });
             }
-            gloo_timers::future::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(10));
+            gloo_timers::future::sleep(backoff.delay(js_sys::Math::random())).await;
         }
     }
 }

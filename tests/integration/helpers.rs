@@ -159,6 +159,16 @@ impl TestEnv {
     /// Consumer `name` takes up to `count` new entries and never acknowledges them (it
     /// crashed); their ids.
     pub async fn read_and_crash(&self, name: &str, count: usize) -> Vec<String> {
+        self.read_group(name, count, ">").await
+    }
+
+    /// Consumer `name` re-reads up to `count` of its pending entries (delivering them once
+    /// more) and crashes again; their ids.
+    pub async fn read_pending(&self, name: &str, count: usize) -> Vec<String> {
+        self.read_group(name, count, "0").await
+    }
+
+    async fn read_group(&self, name: &str, count: usize, from: &str) -> Vec<String> {
         let mut conn = self.conn.clone();
         let reply: redis::streams::StreamReadReply = redis::cmd("XREADGROUP")
             .arg("GROUP")
@@ -168,7 +178,7 @@ impl TestEnv {
             .arg(count)
             .arg("STREAMS")
             .arg(&self.stream)
-            .arg(">")
+            .arg(from)
             .query_async(&mut conn)
             .await
             .unwrap();

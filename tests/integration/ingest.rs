@@ -361,9 +361,13 @@ async fn an_entry_the_store_keeps_refusing_is_retried_then_dead_lettered() {
     .await;
     let mut consumer = env.consumer("c1").await;
 
-    // Five deliveries fail and leave the entry pending; the rest of its batch is stored
-    // and acknowledged meanwhile.
+    // Five attempts fail and leave the entry pending; the rest of its batch is stored and
+    // acknowledged meanwhile. The failures are remembered across processes: the process
+    // that saw the first three dies, and its successor sees two more.
     for attempt in 1..=5 {
+        if attempt == 4 {
+            consumer = env.consumer("c1").await;
+        }
         assert!(
             consumer.try_execute_task().await.is_err(),
             "attempt {attempt}"
@@ -385,7 +389,7 @@ async fn an_entry_the_store_keeps_refusing_is_retried_then_dead_lettered() {
     let dead: StreamRangeReply = conn.xrange_all(&env.dead_stream).await.unwrap();
     let reason: String = dead.ids[0].get("reason").unwrap();
     assert!(
-        reason.starts_with("not stored after 5 deliveries: store: "),
+        reason.starts_with("not stored after 5 failures: store: write refused: "),
         "{reason}"
     );
     let conv: String = dead.ids[0].get("original.conv").unwrap();
@@ -397,6 +401,33 @@ async fn an_entry_the_store_keeps_refusing_is_retried_then_dead_lettered() {
             .unwrap()
             .is_some()
     );
+}
+
+#[tokio::test]
+async fn entries_held_by_processes_that_died_are_never_dead_lettered() {
+    // A crash loop during a backlog: each process reads a batch and is killed before
+    // acknowledging it, twenty times, so the same entries are delivered twenty times.
+    let env = TestEnv::new().await;
+    let entries = fixture_fields("conversations.jsonl");
+    env.append(&entries).await;
+    drop(env.consumer("pod").await);
+    let held = env.read_and_crash("pod", 16).await;
+    assert_eq!(held.len(), 16);
+    for _ in 0..20 {
+        let again = env.read_pending("pod", 16).await;
+        assert_eq!(
+            again, held,
+            "a restarted process first re-reads its own entries"
+        );
+    }
+
+    let mut consumer = env.consumer("pod").await;
+    let report = env.drain(&mut consumer).await;
+
+    assert_eq!(report.dead_lettered, 0, "{report:?}");
+    assert_eq!(report.entries(), entries.len());
+    assert_eq!(env.pending().await, 0);
+    env.assert_expected_message_counts().await;
 }
 
 #[tokio::test]
@@ -789,4 +820,39 @@ async fn a_customer_profile_merges_present_fields_newest_first_in_any_order() {
     let mut conversations = customer.conversations.clone();
     conversations.sort();
     assert_eq!(conversations, ["a", "b"]);
+}
+
+#[tokio::test]
+async fn status_moves_happen_once_however_many_ingest_processes_tick() {
+    use billie_dashboard::server::status::StatusRules;
+
+    let env = TestEnv::new().await;
+    let quiet: Vec<_> = (0..40)
+        .map(|n| user_input(&format!("quiet-{n}"), "1", "2026-11-03T09:50:00Z"))
+        .collect();
+    env.append(&quiet).await;
+    let mut consumer = env.consumer("c1").await;
+    env.drain(&mut consumer).await;
+    let now = mongodb::bson::DateTime::parse_rfc3339_str("2026-11-03T10:00:00Z")
+        .unwrap()
+        .timestamp_millis();
+    let rules = StatusRules::default();
+
+    // Three processes' status tasks tick at the same moment.
+    let (a, b, c) = tokio::join!(
+        env.store.refresh_statuses(&rules, now),
+        env.store.refresh_statuses(&rules, now),
+        env.store.refresh_statuses(&rules, now),
+    );
+
+    let mut moved: Vec<String> = [a, b, c]
+        .into_iter()
+        .flat_map(|changed| changed.unwrap())
+        .map(|c| c.id)
+        .collect();
+    moved.sort();
+    let before = moved.len();
+    moved.dedup();
+    assert_eq!(before, moved.len(), "a conversation moved twice");
+    assert_eq!(moved.len(), 40);
 }

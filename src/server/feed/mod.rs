@@ -33,6 +33,7 @@ use redis::AsyncCommands;
 use tokio::sync::{broadcast, watch};
 
 use crate::api::{Change, FeedFrame, FeedRequest};
+use crate::backoff::Backoff;
 use crate::server::startup::AppState;
 
 /// Publishes change notices for every web process.
@@ -196,13 +197,13 @@ impl Hub {
     pub async fn relay(self, client: redis::Client) {
         let channel = self.channel.clone();
         let sessions = self.sessions_channel();
-        let mut backoff = Duration::from_millis(200);
+        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
         loop {
             match client.get_async_pubsub().await {
                 Ok(mut pubsub) => match pubsub.subscribe(&[&channel, &sessions]).await {
                     Ok(()) => {
                         tracing::info!(%channel, "live feed subscribed");
-                        backoff = Duration::from_millis(200);
+                        backoff.reset();
                         self.send(Frame::whole(RESYNC));
                         let mut messages = pubsub.on_message();
                         while let Some(msg) = messages.next().await {
@@ -221,8 +222,7 @@ impl Hub {
                 },
                 Err(e) => tracing::warn!(error = %e, "live feed: cannot reach Redis"),
             }
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(5));
+            tokio::time::sleep(backoff.delay(rand::random())).await;
         }
     }
 }

@@ -13,6 +13,7 @@
 //! reads come back full ([`Backlog`]).
 
 pub mod dead_letter;
+pub mod failures;
 mod replay;
 
 pub use replay::replay;
@@ -25,17 +26,20 @@ use std::time::{Duration, Instant};
 use redis::{
     AsyncCommands, RedisError, Value,
     aio::{ConnectionManager, ConnectionManagerConfig},
-    streams::{StreamId, StreamPendingCountReply, StreamReadOptions, StreamReadReply},
+    streams::{StreamId, StreamReadOptions, StreamReadReply},
 };
 use tokio::sync::{Notify, watch};
 
 use crate::api::Change;
+use crate::backoff::Backoff;
 use crate::contract::{Event, ParseError, RawEntry};
 use crate::server::feed::Publisher;
 use crate::server::metrics::{Disposition, Metrics};
 use crate::server::projection::customer::CustomerFacts;
 use crate::server::projection::{self, Limits};
 use crate::server::store::{BatchOutcome, Store, StoreError};
+
+use failures::Failures;
 
 /// Entries read per XREADGROUP unless configured (`INGEST_BATCH`).
 pub const DEFAULT_BATCH: usize = 2000;
@@ -92,8 +96,10 @@ pub struct ConsumerConfig {
     pub batch: usize,
     pub block: Duration,
     pub limits: Limits,
-    /// Deliveries without success after which an entry goes to the dead-letter stream.
-    pub max_deliveries: usize,
+    /// Failures (the store refused the entry's write) after which an entry goes to the
+    /// dead-letter stream. Deliveries to processes that died do not count (see
+    /// [`failures`]).
+    pub max_failures: usize,
     /// Entries pending on another consumer for this long are claimed (that consumer is
     /// taken to be dead).
     pub claim_idle: Duration,
@@ -110,7 +116,7 @@ impl ConsumerConfig {
             batch: DEFAULT_BATCH,
             block: Duration::from_secs(2),
             limits: Limits::default(),
-            max_deliveries: 5,
+            max_failures: 5,
             claim_idle: Duration::from_secs(60),
         }
     }
@@ -139,6 +145,21 @@ pub enum IngestError {
     Redis(#[from] RedisError),
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    /// The store refused an entry's write (the reason is already recorded).
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl IngestError {
+    /// Whether the store refused the write for what it holds, rather than being
+    /// unreachable or busy: only a refusal counts as a failure of the entry.
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            Self::Redis(_) => false,
+            Self::Store(e) => e.is_refusal(),
+            Self::Refused(_) => true,
+        }
+    }
 }
 
 /// What one step did.
@@ -187,9 +208,10 @@ pub struct Consumer {
     /// True until this consumer's own pending entries (left by a crash, a failed step or
     /// a claim) have been re-read; new entries are read only after them.
     recovering: bool,
-    /// Why the last step failed, while retrying. Retries read one pending entry at a
-    /// time, so only the entry that fails accumulates deliveries, not those behind it.
-    last_failure: Option<String>,
+    /// True while the last step failed. Retries read one pending entry at a time, so a
+    /// refusal of a whole step is known to be that entry's, not those behind it.
+    retrying: bool,
+    failures: Failures,
     /// Where the next XAUTOCLAIM scan starts, and when it is due.
     claim_cursor: String,
     next_claim: Instant,
@@ -213,13 +235,14 @@ impl Consumer {
         )
         .await?;
         let mut consumer = Self {
+            failures: Failures::new(&config.stream),
             redis,
             store,
             publisher,
             metrics,
             config,
             recovering: true,
-            last_failure: None,
+            retrying: false,
             claim_cursor: "0-0".to_owned(),
             next_claim: Instant::now(),
             share: Share::Alone,
@@ -277,11 +300,11 @@ impl Consumer {
     pub async fn try_execute_task(&mut self) -> Result<Outcome, IngestError> {
         let result = self.step().await;
         match &result {
-            Err(e) => {
+            Err(_) => {
                 self.recovering = true;
-                self.last_failure = Some(e.to_string());
+                self.retrying = true;
             }
-            Ok(Outcome::Processed(_)) => self.last_failure = None,
+            Ok(Outcome::Processed(_)) => self.retrying = false,
             Ok(Outcome::Idle) => {}
         }
         result
@@ -293,13 +316,13 @@ impl Consumer {
             self.next_claim = Instant::now() + self.config.claim_idle.min(Duration::from_secs(30));
         }
         let mut entries = Vec::new();
-        let mut deliveries = HashMap::new();
+        // Only re-read entries can have failed before.
+        let mut failed = HashMap::new();
         if self.recovering {
             entries = self.read("0").await?;
             self.recovering = !entries.is_empty();
-            if self.recovering {
-                deliveries = self.deliveries(&entries).await?;
-            }
+            let ids: Vec<&str> = entries.iter().map(|e| e.id.as_str()).collect();
+            failed = self.failures.load(&mut self.redis, &ids).await?;
         }
         if entries.is_empty() {
             if let Share::Helper(backlog) = &self.share
@@ -323,23 +346,16 @@ impl Consumer {
         // Entries that cannot be applied go to the dead-letter stream one by one; the rest
         // are applied together.
         for entry in &entries {
-            let delivered = deliveries.get(entry.id.as_str()).copied().unwrap_or(1);
-            let refused = if delivered > self.config.max_deliveries {
-                Some(format!(
-                    "not stored after {} deliveries: {}",
-                    self.config.max_deliveries,
-                    self.last_failure
-                        .as_deref()
-                        .unwrap_or("the failures were seen by an earlier process")
-                ))
-            } else {
-                match raw_entry(entry).and_then(|raw| Event::parse(&raw)) {
+            let verdict = failures::verdict(failed.get(&entry.id), self.config.max_failures);
+            let refused = match verdict {
+                Some(reason) => Some(reason),
+                None => match raw_entry(entry).and_then(|raw| Event::parse(&raw)) {
                     Ok(event) => {
                         events.push((entry.id.as_str(), event));
                         None
                     }
                     Err(reason) => Some(reason.to_string()),
-                }
+                },
             };
             if let Some(reason) = refused {
                 match self.dead_letter(entry, &reason, &mut report).await {
@@ -362,9 +378,12 @@ impl Consumer {
                                 self.metrics.count(disposition, event.kind.name());
                                 done.push(id);
                             }
-                            // Stays pending, and is retried alone.
+                            // The store refused this entry's write: a failure of its own. It
+                            // stays pending, and is retried alone.
                             Err(e) => {
-                                failure.get_or_insert(e.into());
+                                let reason = IngestError::from(e).to_string();
+                                self.failures.record(&mut self.redis, id, &reason).await?;
+                                failure.get_or_insert(IngestError::Refused(reason));
                             }
                         }
                     }
@@ -372,11 +391,26 @@ impl Consumer {
                 Err(e) => failure = Some(e.into()),
             }
         }
+        // A step of one entry that the store refused as a whole (not an outage) is that
+        // entry's failure.
+        if let (Some(IngestError::Store(e)), [entry]) = (&failure, entries.as_slice())
+            && e.is_refusal()
+        {
+            self.failures
+                .record(&mut self.redis, &entry.id, &e.to_string())
+                .await?;
+        }
         if !done.is_empty() {
             let _: usize = self
                 .redis
                 .xack(&self.config.stream, &self.config.group, &done)
                 .await?;
+            let settled: Vec<&str> = done
+                .iter()
+                .copied()
+                .filter(|id| failed.contains_key(*id))
+                .collect();
+            self.failures.clear(&mut self.redis, &settled).await?;
             let now = std::time::SystemTime::now();
             for id in &done {
                 if let Some(added) = added_at(id) {
@@ -392,32 +426,6 @@ impl Consumer {
                 Ok(Outcome::Processed(report))
             }
         }
-    }
-
-    /// How many times each of `entries` (this consumer's pending ones) has been delivered.
-    async fn deliveries(
-        &mut self,
-        entries: &[StreamId],
-    ) -> Result<HashMap<String, usize>, IngestError> {
-        let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
-            return Ok(HashMap::new());
-        };
-        let reply: StreamPendingCountReply = self
-            .redis
-            .xpending_consumer_count(
-                &self.config.stream,
-                &self.config.group,
-                &first.id,
-                &last.id,
-                entries.len(),
-                &self.config.consumer,
-            )
-            .await?;
-        Ok(reply
-            .ids
-            .into_iter()
-            .map(|p| (p.id, p.times_delivered))
-            .collect())
     }
 
     /// Takes over entries that have waited on some consumer longer than `claim_idle`:
@@ -449,7 +457,7 @@ impl Consumer {
     /// XREADGROUP from `from`: `0` re-reads this consumer's pending entries, `>` waits up
     /// to the block time for new ones.
     async fn read(&mut self, from: &str) -> Result<Vec<StreamId>, IngestError> {
-        let count = if self.last_failure.is_some() && from == "0" {
+        let count = if self.retrying && from == "0" {
             1
         } else {
             self.config.batch
@@ -631,7 +639,7 @@ pub fn raw_entry(entry: &StreamId) -> Result<RawEntry, ParseError> {
 /// Runs the consumer until `shutdown` turns true, backing off after failures. A step in
 /// hand is always finished (and its entries acknowledged) before stopping.
 pub async fn run(mut consumer: Consumer, mut shutdown: watch::Receiver<bool>) {
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
     tracing::info!(
         stream = %consumer.config.stream,
         group = %consumer.config.group,
@@ -641,17 +649,17 @@ pub async fn run(mut consumer: Consumer, mut shutdown: watch::Receiver<bool>) {
     while !*shutdown.borrow() {
         match consumer.try_execute_task().await {
             Ok(Outcome::Processed(report)) => {
-                backoff = Duration::from_millis(100);
+                backoff.reset();
                 tracing::debug!(?report, "batch applied");
             }
-            Ok(Outcome::Idle) => backoff = Duration::from_millis(100),
+            Ok(Outcome::Idle) => backoff.reset(),
             Err(e) => {
-                tracing::warn!(error = %e, retry_in = ?backoff, "ingest step failed");
+                let wait = backoff.delay(rand::random());
+                tracing::warn!(error = %e, retry_in = ?wait, "ingest step failed");
                 tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
+                    _ = tokio::time::sleep(wait) => {}
                     _ = shutdown.changed() => {}
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(10));
             }
         }
     }

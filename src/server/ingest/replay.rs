@@ -2,7 +2,8 @@
 //! same [`apply_event`] as live ingest, whose effects are recorded with the event's
 //! identity, so a replay is idempotent and safe while live ingest runs. It reads with
 //! XRANGE, outside the consumer group: nothing is acknowledged or claimed, and entries
-//! that break the contract are counted, not dead-lettered again.
+//! that break the contract, or that the store refuses, are counted, not dead-lettered
+//! again.
 
 use redis::{AsyncCommands, aio::ConnectionManager, streams::StreamRangeReply};
 
@@ -31,7 +32,16 @@ pub async fn replay(
         start = format!("({}", last.id);
         for entry in &page.ids {
             match raw_entry(entry).and_then(|raw| Event::parse(&raw)) {
-                Ok(event) => report.add(apply_event(store, publisher, limits, &event).await?),
+                Ok(event) => match apply_event(store, publisher, limits, &event).await {
+                    Ok(disposition) => report.add(disposition),
+                    // An entry the store refuses (live ingest dead-letters it) is counted
+                    // and passed over; an unreachable store stops the replay.
+                    Err(e) if e.is_refusal() => {
+                        tracing::warn!(entry = %entry.id, error = %e, "entry refused by the store");
+                        report.add(Disposition::DeadLettered);
+                    }
+                    Err(e) => return Err(e.into()),
+                },
                 Err(_) => report.add(Disposition::DeadLettered),
             }
         }

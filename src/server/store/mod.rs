@@ -32,8 +32,8 @@ use crate::api::{
 use crate::server::config::ConfigError;
 use crate::server::projection::{Guard, SEARCH_WORDS};
 
-/// A failure of the store. Ingest treats every one as transient: the entry stays
-/// unacknowledged and is retried.
+/// A failure of the store. Ingest leaves the entry unacknowledged and retries it; only a
+/// refusal ([`StoreError::is_refusal`]) counts towards dead-lettering it.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
@@ -44,6 +44,41 @@ pub enum StoreError {
     BadCursor,
     #[error("write refused: {0}")]
     Write(String),
+}
+
+/// Server error codes that say the server cannot take writes right now (it is stepping
+/// down, shutting down, electing, busy or timed out), not that the write is wrong.
+const TRANSIENT_CODES: [i32; 17] = [
+    6, 7, 24, 50, 89, 91, 112, 189, 262, 9001, 10107, 11600, 11601, 11602, 13435, 13436, 10058,
+];
+
+impl StoreError {
+    /// Whether the store refused the write for what it holds or what it was asked (a
+    /// document it cannot update, a value it cannot take), rather than being unreachable,
+    /// frozen or between primaries. Only a refusal is a failure of the entry; the others
+    /// are failures of the moment, retried for as long as they last.
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            Self::Write(_) | Self::Malformed(_) => true,
+            Self::BadCursor => false,
+            Self::Mongo(e) => {
+                if e.contains_label("RetryableWriteError")
+                    || e.contains_label("TransientTransactionError")
+                {
+                    return false;
+                }
+                match e.kind.as_ref() {
+                    ErrorKind::Write(WriteFailure::WriteError(_)) => true,
+                    ErrorKind::BulkWrite(b) => {
+                        b.write_concern_errors.is_empty() && !b.write_errors.is_empty()
+                    }
+                    ErrorKind::Command(c) => !TRANSIENT_CODES.contains(&c.code),
+                    ErrorKind::InvalidArgument { .. } | ErrorKind::BsonSerialization(_) => true,
+                    _ => false,
+                }
+            }
+        }
+    }
 }
 
 /// What applying an event did.
@@ -140,6 +175,19 @@ impl Store {
                 IndexModel::builder()
                     .keys(doc! { "status": 1, "last_activity_at": -1, "_id": -1 })
                     .options(IndexOptions::builder().name("by_status".to_owned()).build())
+                    .build(),
+            )
+            .await?;
+        // The status task's moves (`refresh_statuses`).
+        self.conversations
+            .create_index(
+                IndexModel::builder()
+                    .keys(doc! { "status": 1, "last_message_at": 1 })
+                    .options(
+                        IndexOptions::builder()
+                            .name("by_status_age".to_owned())
+                            .build(),
+                    )
                     .build(),
             )
             .await?;
@@ -299,9 +347,16 @@ impl Store {
             if let Some(oldest) = oldest {
                 age.insert("$gte", bson::DateTime::from_millis(oldest));
             }
+            // Undecided conversations in another band (a decided one's status is its
+            // outcome), read through `by_status_age`: only the ones to move are visited.
+            let from: Vec<&str> = rules
+                .bands(now_ms)
+                .iter()
+                .map(|(band, _, _)| *band)
+                .filter(|band| *band != status)
+                .collect();
             let filter = doc! {
-                "decision": { "$exists": false },
-                "status": { "$ne": status },
+                "status": { "$in": from },
                 "last_message_at": age,
             };
             let ids: Vec<String> = self
