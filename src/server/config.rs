@@ -92,6 +92,12 @@ pub struct ServeSettings {
     #[arg(long, env = "CLAIM_IDLE_SECS", default_value_t = 60)]
     pub claim_idle_secs: u64,
 
+    /// Where `billie-dashboard ingest` serves `/healthz`, `/readyz` and `/metrics` (e.g.
+    /// 0.0.0.0:9464); unset, an ingest-only process serves nothing. Web processes serve
+    /// them beside the app.
+    #[arg(long, env = "METRICS_ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+
     /// How often (seconds) conversations' time-derived status is brought up to date.
     #[arg(long, env = "STATUS_TICK_SECS", default_value_t = 5)]
     pub status_tick_secs: u64,

@@ -1,7 +1,8 @@
 //! Operations endpoints: `/healthz` (the process is up), `/readyz` (Redis and the store
 //! answer) and `/metrics` in the Prometheus text format. Ingest counts what it does with
 //! each entry here; the consumer group's backlog is read from Redis when scraped, so any
-//! process (web-only too) reports it for the whole group.
+//! process (web-only too) reports it for the whole group. Web processes serve them beside
+//! the app; ingest-only processes serve them alone on `METRICS_ADDR` ([`serve`]).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -9,10 +10,67 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use axum::{extract::State, http::StatusCode, response::IntoResponse};
+use axum::{Router, extract::FromRef, extract::State, http::StatusCode, response::IntoResponse};
 use redis::{AsyncCommands, streams::StreamInfoGroupsReply};
+use std::sync::Arc;
+use tokio::sync::watch;
 
-use crate::server::startup::AppState;
+use crate::server::startup::{AppState, Ledger};
+use crate::server::store::Store;
+
+/// How long a readiness check waits for a dependency: a store frozen mid-request (or a
+/// network that drops packets) must read as down, not hang the probe.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What the operations endpoints read: the dependencies and this process's counts.
+#[derive(Clone)]
+pub struct Ops {
+    pub redis: redis::aio::ConnectionManager,
+    pub store: Store,
+    pub ledger: Ledger,
+    pub metrics: Arc<Metrics>,
+}
+
+impl FromRef<AppState> for Ops {
+    fn from_ref(state: &AppState) -> Self {
+        Self {
+            redis: state.redis.clone(),
+            store: state.store.clone(),
+            ledger: state.ledger.clone(),
+            metrics: state.metrics.clone(),
+        }
+    }
+}
+
+/// The operations endpoints on their own, for processes that serve nothing else.
+pub fn router(ops: Ops) -> Router {
+    Router::new()
+        .route("/healthz", axum::routing::get(healthz))
+        .route("/readyz", axum::routing::get(readyz))
+        .route("/metrics", axum::routing::get(metrics))
+        .with_state(ops)
+}
+
+/// Serves [`router`] on `addr` until `shutdown` turns true.
+pub async fn serve(
+    addr: std::net::SocketAddr,
+    ops: Ops,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!("operations endpoints on http://{addr}");
+    Ok(tokio::spawn(async move {
+        let stop = async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        };
+        if let Err(e) = axum::serve(listener, router(ops))
+            .with_graceful_shutdown(stop)
+            .await
+        {
+            tracing::warn!(error = %e, "operations endpoints stopped");
+        }
+    }))
+}
 
 /// What ingest did with one entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -152,7 +210,7 @@ pub struct GroupBacklog {
     pub lag: Option<usize>,
 }
 
-async fn group_backlog(state: &AppState) -> Result<Option<GroupBacklog>, redis::RedisError> {
+async fn group_backlog(state: &Ops) -> Result<Option<GroupBacklog>, redis::RedisError> {
     let mut redis = state.redis.clone();
     let reply: StreamInfoGroupsReply = redis.xinfo_groups(&state.ledger.stream).await?;
     Ok(reply
@@ -170,14 +228,18 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// `GET /readyz`: 200 when Redis and the store answer, 503 naming what does not.
-pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+/// `GET /readyz`: 200 when Redis and the store answer within [`PROBE_TIMEOUT`], 503
+/// naming what does not.
+pub async fn readyz(State(state): State<Ops>) -> impl IntoResponse {
     let mut redis = state.redis.clone();
-    let redis_ok = redis::cmd("PING")
-        .query_async::<String>(&mut redis)
-        .await
-        .is_ok();
-    let store_ok = state.store.ping().await.is_ok();
+    let ping = redis::cmd("PING");
+    let redis_ping = ping.query_async::<String>(&mut redis);
+    let store_ping = state.store.ping();
+    let (redis_ok, store_ok) = tokio::join!(
+        tokio::time::timeout(PROBE_TIMEOUT, redis_ping),
+        tokio::time::timeout(PROBE_TIMEOUT, store_ping),
+    );
+    let (redis_ok, store_ok) = (matches!(redis_ok, Ok(Ok(_))), matches!(store_ok, Ok(Ok(_))));
     match (redis_ok, store_ok) {
         (true, true) => (StatusCode::OK, "ready".to_owned()),
         _ => (
@@ -192,8 +254,12 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// `GET /metrics`
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let backlog = group_backlog(&state).await.ok().flatten();
+pub async fn metrics(State(state): State<Ops>) -> impl IntoResponse {
+    let backlog = tokio::time::timeout(PROBE_TIMEOUT, group_backlog(&state))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .flatten();
     (
         [("content-type", "text/plain; version=0.0.4")],
         state.metrics.render(backlog.as_ref()),

@@ -242,15 +242,24 @@ pub async fn ingest_only(settings: ServeSettings) -> Result<(), ServeError> {
     let redis = redis_client(&settings.common.redis_url)?;
     let redis_conn = redis::aio::ConnectionManager::new(redis.clone()).await?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let task = start_ingest(
-        &settings,
-        &store,
-        &redis,
-        redis_conn,
-        Arc::new(Metrics::default()),
-        shutdown_rx,
-    )
-    .await?;
+    let metrics = Arc::new(Metrics::default());
+    if let Some(addr) = settings.metrics_addr {
+        let ops = metrics::Ops {
+            redis: redis_conn.clone(),
+            store: store.clone(),
+            ledger: Ledger {
+                stream: settings.common.ledger_stream.clone(),
+                group: settings.common.ledger_group.clone(),
+            },
+            metrics: metrics.clone(),
+        };
+        metrics::serve(addr, ops, shutdown_rx.clone())
+            .await
+            .map_err(|source| ServeError::Bind { addr, source })?;
+    } else {
+        tracing::info!("METRICS_ADDR is not set: no health or metrics endpoints");
+    }
+    let task = start_ingest(&settings, &store, &redis, redis_conn, metrics, shutdown_rx).await?;
     shutdown_signal().await;
     let _ = shutdown_tx.send(true);
     if tokio::time::timeout(Duration::from_secs(10), task)
