@@ -1,6 +1,7 @@
 //! `user_input` and `assistant_response`: one transcript message each. The transcript is
-//! kept sorted by (`seq`, time) whatever order events arrive in, and trimmed to the
-//! newest messages allowed by [`Limits`].
+//! kept sorted by (`seq`, time, stream entry id) whatever order events arrive in, and
+//! trimmed to the newest messages allowed by [`Limits`]. The entry id settles ties
+//! (messages without `seq` at the same time), so arrival order never decides.
 
 use mongodb::bson::{Bson, DateTime, doc};
 
@@ -25,7 +26,7 @@ pub fn project(event: &Event, utterance: &Utterance, limits: &Limits) -> Project
     let update = doc! {
         "$push": { "messages": {
             "$each": [stored],
-            "$sort": { "seq": 1, "at": 1 },
+            "$sort": { "seq": 1, "at": 1, "entry_id": 1 },
             "$slice": -(limits.transcript as i64),
         } },
         "$inc": { "message_count": 1_i64 },

@@ -81,4 +81,6 @@ pub fn plan(event: &Event, limits: &Limits) -> Option<Projection> {
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;

@@ -32,7 +32,7 @@ fn a_customer_message_is_pushed_in_order_and_counted() {
         .unwrap();
     assert_eq!(
         push.get_document("$sort").unwrap(),
-        &doc! { "seq": 1, "at": 1 }
+        &doc! { "seq": 1, "at": 1, "entry_id": 1 }
     );
     assert_eq!(push.get_i64("$slice").unwrap(), -2000);
     let stored = push.get_array("$each").unwrap()[0].as_document().unwrap();
