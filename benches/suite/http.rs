@@ -83,28 +83,41 @@ impl Client {
 
     /// `POST path` with a form body; reconnects once if the server closed the connection.
     pub async fn post(&mut self, path: &str, form: &str) -> Result<Response, BenchError> {
-        match self.try_post(path, form).await {
+        self.send(path, Some(form)).await
+    }
+
+    /// `GET path`; reconnects once if the server closed the connection.
+    #[allow(dead_code, reason = "the fault suite's; the benchmark only posts")]
+    pub async fn get(&mut self, path: &str) -> Result<Response, BenchError> {
+        self.send(path, None).await
+    }
+
+    async fn send(&mut self, path: &str, form: Option<&str>) -> Result<Response, BenchError> {
+        match self.try_send(path, form).await {
             Ok(response) => Ok(response),
             Err(_) => {
                 self.stream = None;
-                self.try_post(path, form).await
+                self.try_send(path, form).await
             }
         }
     }
 
-    async fn try_post(&mut self, path: &str, form: &str) -> Result<Response, BenchError> {
+    async fn try_send(&mut self, path: &str, form: Option<&str>) -> Result<Response, BenchError> {
         let host = self.addr.to_string();
-        let mut request = format!(
-            "POST {path} HTTP/1.1\r\nHost: {host}\r\nOrigin: http://{host}\r\n\
-             Content-Type: application/x-www-form-urlencoded\r\nAccept: application/json\r\n\
-             Content-Length: {}\r\n",
-            form.len()
-        );
+        let mut request = match form {
+            Some(form) => format!(
+                "POST {path} HTTP/1.1\r\nHost: {host}\r\nOrigin: http://{host}\r\n\
+                 Content-Type: application/x-www-form-urlencoded\r\nAccept: application/json\r\n\
+                 Content-Length: {}\r\n",
+                form.len()
+            ),
+            None => format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n"),
+        };
         if let Some(cookie) = &self.cookie {
             request.push_str(&format!("Cookie: {cookie}\r\n"));
         }
         request.push_str("\r\n");
-        request.push_str(form);
+        request.push_str(form.unwrap_or_default());
         let stream = match &mut self.stream {
             Some(stream) => stream,
             None => {
