@@ -145,6 +145,16 @@ pub async fn run(env: &Env, conversations: usize) -> Result<Figures, BenchError>
         "Status counts, 100 lists asking at once",
         crowd_counts(&client, VIEWERS, 3).await?,
     );
+    let (first, steady, unindexed) = status_ticks(env, db).await?;
+    time(
+        "Status task, the first tick (moves every undecided conversation)",
+        first,
+    );
+    time("Status task, a later tick (a few moves)", steady);
+    time(
+        "Status task, a later tick without its index (`by_status_age`)",
+        unindexed,
+    );
     Ok(Figures {
         conversations,
         scenarios,
@@ -189,6 +199,11 @@ async fn seed(env: &Env, db: &str, total: usize) -> Result<(), BenchError> {
         conversation.insert("customer_name", name);
         conversation.insert("started_at", at);
         conversation.insert("last_activity_at", at);
+        conversation.insert("last_message_at", at);
+        // Stored as ingest leaves it: active until the status task moves it.
+        if !conversation.contains_key("decision") {
+            conversation.insert("status", "active");
+        }
         if let Ok(application) = conversation.get_document_mut("application") {
             application.insert("application_number", &app);
         }
@@ -303,4 +318,38 @@ async fn counts(client: &mut Client, form: &str, times: usize) -> Result<Samples
         samples.push(response.elapsed);
     }
     Ok(samples)
+}
+
+/// The status task's cost (`Store::refresh_statuses`, as each ingest process runs it every
+/// `STATUS_TICK_SECS`): the first tick after the seed, which moves every undecided
+/// conversation into its band (as after a long outage), then later ticks (a few cross a
+/// band's edge each time), with the task's index and without it.
+async fn status_ticks(env: &Env, db: &str) -> Result<(Samples, Samples, Samples), BenchError> {
+    use billie_dashboard::server::status::StatusRules;
+    let store = Store::connect(&env.database_uri(db)).await?;
+    let rules = StatusRules::default();
+    let now = || bson::DateTime::now().timestamp_millis();
+    let mut first = Samples::default();
+    let started = Instant::now();
+    let moved = store.refresh_statuses(&rules, now()).await?.len();
+    first.push(started.elapsed());
+    eprintln!("  status task: the first tick moved {moved} conversations");
+    let ticks = || async {
+        let mut samples = Samples::default();
+        for _ in 0..30 {
+            let started = Instant::now();
+            store.refresh_statuses(&rules, now()).await?;
+            samples.push(started.elapsed());
+        }
+        Ok::<_, BenchError>(samples)
+    };
+    let steady = ticks().await?;
+    env.database(db)
+        .await?
+        .collection::<Document>("conversations")
+        .drop_index("by_status_age")
+        .await?;
+    let unindexed = ticks().await?;
+    store.close().await;
+    Ok((first, steady, unindexed))
 }
