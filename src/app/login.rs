@@ -11,6 +11,9 @@ pub fn LoginPage() -> impl IntoView {
     let error = move || {
         query.with(|q| match q.get("error").as_deref() {
             Some("invalid") => Some("That email and password do not match an account.".to_owned()),
+            Some("too_long") => Some(
+                "That email or password is too long: 254 and 128 characters at most.".to_owned(),
+            ),
             Some("throttled") => Some(format!(
                 "Too many failed sign-ins. Try again in {}.",
                 q.get("wait").unwrap_or_else(|| "a few minutes".to_owned())
@@ -35,13 +38,21 @@ pub fn LoginPage() -> impl IntoView {
                 {move || error().map(|e| view! { <p class="error" role="alert">{e}</p> })}
                 {move || notice().map(|n| view! { <p class="notice" role="status">{n}</p> })}
                 <label for="email">"Email"</label>
-                <input id="email" name="email" type="email" autocomplete="username" required />
+                <input
+                    id="email"
+                    name="email"
+                    type="email"
+                    autocomplete="username"
+                    maxlength="254"
+                    required
+                />
                 <label for="password">"Password"</label>
                 <input
                     id="password"
                     name="password"
                     type="password"
                     autocomplete="current-password"
+                    maxlength="128"
                     required
                 />
                 <input type="hidden" name="next" value=next />

@@ -92,7 +92,9 @@ async fn the_last_active_admin_cannot_be_disabled_or_demoted() {
 }
 
 #[tokio::test]
-async fn failed_sign_ins_are_throttled_per_account_and_per_address() {
+async fn sign_in_attempts_are_throttled_per_account_and_per_address() {
+    use billie_dashboard::server::auth::throttle::Verdict;
+
     let env = TestEnv::new().await;
     let mut redis = redis::aio::ConnectionManager::new(env.redis.clone())
         .await
@@ -101,51 +103,85 @@ async fn failed_sign_ins_are_throttled_per_account_and_per_address() {
     let here = Some("10.0.0.1".parse().unwrap());
     for _ in 0..3 {
         assert_eq!(
-            throttle.wait(&mut redis, "ann@x", here).await.unwrap(),
-            None
+            throttle.attempt(&mut redis, "ann@x", here).await.unwrap(),
+            Verdict::Allowed
         );
-        throttle.failed(&mut redis, "ann@x", here).await.unwrap();
     }
-    let wait = throttle
-        .wait(&mut redis, "ann@x", here)
-        .await
-        .unwrap()
-        .unwrap();
+    let Verdict::Refused { wait, first } =
+        throttle.attempt(&mut redis, "ann@x", here).await.unwrap()
+    else {
+        panic!("the fourth attempt is let through");
+    };
     assert!(wait <= Duration::from_secs(60) && wait > Duration::ZERO);
-    // Another account from the same address is still let through, until the address
-    // itself has failed too often.
+    assert!(first, "the window's first refusal is the one audited");
+    assert!(matches!(
+        throttle.attempt(&mut redis, "ann@x", here).await.unwrap(),
+        Verdict::Refused { first: false, .. }
+    ));
+    // The address has had 5 attempts: another account from it is refused too, while
+    // the same account elsewhere stays refused and another one is let through.
     let elsewhere = Some("10.0.0.2".parse().unwrap());
-    assert_eq!(
-        throttle.wait(&mut redis, "bob@x", here).await.unwrap(),
-        None
-    );
-    for _ in 0..2 {
-        throttle.failed(&mut redis, "bob@x", here).await.unwrap();
-    }
-    assert!(
+    assert!(matches!(
+        throttle.attempt(&mut redis, "bob@x", here).await.unwrap(),
+        Verdict::Refused { .. }
+    ));
+    assert!(matches!(
         throttle
-            .wait(&mut redis, "cat@x", here)
+            .attempt(&mut redis, "ann@x", elsewhere)
             .await
-            .unwrap()
-            .is_some()
-    );
+            .unwrap(),
+        Verdict::Refused { .. }
+    ));
     assert_eq!(
-        throttle.wait(&mut redis, "cat@x", elsewhere).await.unwrap(),
-        None
-    );
-    // The account stays locked from any address; success clears only the account.
-    assert!(
         throttle
-            .wait(&mut redis, "ann@x", elsewhere)
+            .attempt(&mut redis, "cat@x", elsewhere)
             .await
-            .unwrap()
-            .is_some()
+            .unwrap(),
+        Verdict::Allowed
     );
-    throttle.succeeded(&mut redis, "ann@x").await.unwrap();
+    // A success starts the account afresh.
+    throttle
+        .succeeded(&mut redis, "ann@x", elsewhere)
+        .await
+        .unwrap();
     assert_eq!(
-        throttle.wait(&mut redis, "ann@x", elsewhere).await.unwrap(),
-        None
+        throttle
+            .attempt(&mut redis, "ann@x", elsewhere)
+            .await
+            .unwrap(),
+        Verdict::Allowed
     );
+}
+
+#[tokio::test]
+async fn a_burst_of_attempts_lets_no_more_than_the_limit_through() {
+    use billie_dashboard::server::auth::throttle::Verdict;
+
+    let env = TestEnv::new().await;
+    let redis = redis::aio::ConnectionManager::new(env.redis.clone())
+        .await
+        .unwrap();
+    let throttle = Throttle::new(&env.stream, 5, 20, Duration::from_secs(900));
+    // 50 wrong passwords for one account at once, from 50 addresses.
+    let attempts = (0..50).map(|n| {
+        let (mut redis, throttle) = (redis.clone(), throttle.clone());
+        async move {
+            let address = Some(format!("10.1.0.{n}").parse().unwrap());
+            throttle
+                .attempt(&mut redis, "ann@x", address)
+                .await
+                .unwrap()
+        }
+    });
+    let verdicts = futures::future::join_all(attempts).await;
+
+    let checked = verdicts.iter().filter(|v| **v == Verdict::Allowed).count();
+    assert_eq!(checked, 5, "only these reach the password check");
+    let audited = verdicts
+        .iter()
+        .filter(|v| matches!(v, Verdict::Refused { first: true, .. }))
+        .count();
+    assert_eq!(audited, 1, "one audit entry for the throttled window");
 }
 
 #[tokio::test]

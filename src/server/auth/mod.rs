@@ -288,6 +288,11 @@ pub fn audit_entry(
     }
 }
 
+/// The longest email address a mailbox can have (RFC 5321's path limit, less the brackets).
+pub const MAX_EMAIL_CHARS: usize = 254;
+/// The longest password accepted: far beyond any passphrase, short of costing the hash.
+pub const MAX_PASSWORD_CHARS: usize = 128;
+
 #[derive(Deserialize)]
 pub struct LoginForm {
     email: String,
@@ -307,19 +312,27 @@ pub async fn login(
 ) -> Response {
     let next = safe_next(&form.next);
     let address = Some(peer.ip());
-    let email = form.email.trim().to_lowercase();
     let back = |error: &str| {
         let to = format!("/login?error={error}&next={}", urlencode(next));
         Redirect::to(&to).into_response()
     };
+    // Bounded before any work (an unbounded email would also grow the audit log).
+    if form.email.trim().chars().count() > MAX_EMAIL_CHARS
+        || form.password.chars().count() > MAX_PASSWORD_CHARS
+    {
+        return back("too_long");
+    }
+    let email = form.email.trim().to_lowercase();
     let mut redis = state.redis.clone();
     let throttle = &state.auth.throttle;
-    match throttle.wait(&mut redis, &email, address).await {
-        Ok(Some(wait)) => {
-            state
-                .store
-                .audit(audit_entry(Some(&email), "login.throttled", None, address))
-                .await;
+    match throttle.attempt(&mut redis, &email, address).await {
+        Ok(throttle::Verdict::Refused { wait, first }) => {
+            if first {
+                state
+                    .store
+                    .audit(audit_entry(Some(&email), "login.throttled", None, address))
+                    .await;
+            }
             let to = format!(
                 "/login?error=throttled&wait={}&next={}",
                 urlencode(&throttle::minutes(wait)),
@@ -327,7 +340,7 @@ pub async fn login(
             );
             return Redirect::to(&to).into_response();
         }
-        Ok(None) => {}
+        Ok(throttle::Verdict::Allowed) => {}
         Err(e) => {
             tracing::error!(error = %e, "sign-in throttle unavailable");
             return back("unavailable");
@@ -340,10 +353,8 @@ pub async fn login(
     };
     let user = match session.authenticate(creds).await {
         Ok(Some(user)) if !demo => user,
+        // The attempt is counted already.
         Ok(_) => {
-            if let Err(e) = throttle.failed(&mut redis, &email, address).await {
-                tracing::error!(error = %e, "failed sign-in not counted");
-            }
             let mut entry = audit_entry(Some(&email), "login.failure", None, address);
             entry.detail = demo.then(|| "the demo password is refused in production".into());
             state.store.audit(entry).await;
@@ -362,7 +373,7 @@ pub async fn login(
         tracing::error!(error = %e, "could not record the sign-in time");
         return back("unavailable");
     }
-    if let Err(e) = throttle.succeeded(&mut redis, &email).await {
+    if let Err(e) = throttle.succeeded(&mut redis, &email, address).await {
         tracing::warn!(error = %e, "failure count not cleared");
     }
     state
