@@ -5,6 +5,8 @@
 //! [`app`] is the Leptos UI, rendered on the server and hydrated in the browser.
 
 #![recursion_limit = "256"]
+// Input never panics the server: errors are values a user can read. Tests may unwrap.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod api;
 pub mod app;

@@ -133,6 +133,10 @@ pub enum FeedFrame {
     Resync,
 }
 
+/// Close code of a live-feed socket whose session has ended: the browser goes to the
+/// sign-in page rather than reconnecting.
+pub const SIGNED_OUT: u16 = 4001;
+
 /// What a browser tells the live feed, as JSON text: which conversation it shows, whose
 /// changes it wants with their new messages (`None`: none). Other conversations' changes
 /// come as their summaries alone, which is all a list shows.

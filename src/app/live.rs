@@ -188,11 +188,8 @@ mod browser {
     use leptos::prelude::{GetUntracked, GetValue, Set, SetValue};
 
     use super::{LiveFeed, LiveState};
-    use crate::api::FeedFrame;
+    use crate::api::{FeedFrame, SIGNED_OUT};
     use crate::backoff::Backoff;
-
-    /// Close code of a socket whose session has ended (`server::feed::SIGNED_OUT`).
-    const SIGNED_OUT: u16 = 4001;
 
     fn url() -> Option<String> {
         let location = web_sys::window()?.location();

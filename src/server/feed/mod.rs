@@ -95,8 +95,7 @@ const WRITE_BUFFER: usize = 16 * 1024;
 /// the memory the hub may hold stays bounded by it.
 const HUB_FRAMES: usize = 256;
 
-/// Close code telling a browser its session has ended: sign in again.
-pub const SIGNED_OUT: u16 = 4001;
+use crate::api::SIGNED_OUT;
 
 /// A notice as the sockets take it.
 #[derive(Debug)]
