@@ -640,3 +640,29 @@ impl From<MessageDoc> for Message {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn command_error(code: i32) -> StoreError {
+        let error: mongodb::error::CommandError = serde_json::from_value(serde_json::json!({
+            "code": code, "codeName": "", "errmsg": "",
+        }))
+        .unwrap();
+        StoreError::Mongo(MongoError::from(ErrorKind::Command(error)))
+    }
+
+    #[test]
+    fn only_a_refusal_of_what_was_asked_counts_against_an_entry() {
+        assert!(StoreError::Write("cannot apply $push to a non-array".into()).is_refusal());
+        assert!(command_error(2).is_refusal(), "BadValue");
+        assert!(command_error(10334).is_refusal(), "BSONObjectTooLarge");
+
+        let unreachable = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        assert!(!StoreError::Mongo(MongoError::from(unreachable)).is_refusal());
+        for transient in [91, 189, 10107, 11600, 11602, 13435, 262, 50] {
+            assert!(!command_error(transient).is_refusal(), "code {transient}");
+        }
+    }
+}
