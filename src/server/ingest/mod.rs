@@ -150,18 +150,6 @@ pub enum IngestError {
     Refused(String),
 }
 
-impl IngestError {
-    /// Whether the store refused the write for what it holds, rather than being
-    /// unreachable or busy: only a refusal counts as a failure of the entry.
-    pub fn is_refusal(&self) -> bool {
-        match self {
-            Self::Redis(_) => false,
-            Self::Store(e) => e.is_refusal(),
-            Self::Refused(_) => true,
-        }
-    }
-}
-
 /// What one step did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Report {
@@ -346,17 +334,16 @@ impl Consumer {
         // Entries that cannot be applied go to the dead-letter stream one by one; the rest
         // are applied together.
         for entry in &entries {
-            let verdict = failures::verdict(failed.get(&entry.id), self.config.max_failures);
-            let refused = match verdict {
-                Some(reason) => Some(reason),
-                None => match raw_entry(entry).and_then(|raw| Event::parse(&raw)) {
-                    Ok(event) => {
-                        events.push((entry.id.as_str(), event));
-                        None
-                    }
-                    Err(reason) => Some(reason.to_string()),
-                },
-            };
+            let refused = failures::verdict(failed.get(&entry.id), self.config.max_failures)
+                .or_else(
+                    || match raw_entry(entry).and_then(|raw| Event::parse(&raw)) {
+                        Ok(event) => {
+                            events.push((entry.id.as_str(), event));
+                            None
+                        }
+                        Err(reason) => Some(reason.to_string()),
+                    },
+                );
             if let Some(reason) = refused {
                 match self.dead_letter(entry, &reason, &mut report).await {
                     Ok(()) => done.push(entry.id.as_str()),
