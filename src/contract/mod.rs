@@ -21,4 +21,4 @@ pub use payload::{
 };
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -3,7 +3,7 @@
 use super::*;
 
 #[path = "../../tests/support/fixtures.rs"]
-mod fixtures;
+pub(crate) mod fixtures;
 use fixtures::{expected, fixture};
 
 fn entry(fields: &[(&str, &str)]) -> RawEntry {

@@ -5,26 +5,17 @@
 //! sent again unchanged. (The unit property test drives 100,000 such entries through
 //! parsing and projection; these go through Redis, the consumer and the store.)
 
+#[path = "../support/fixtures.rs"]
+#[allow(
+    dead_code,
+    reason = "the fixtures' reader, shared; not all of it is used here"
+)]
+mod fixtures;
+
 use rand::Rng;
 use rand::seq::IndexedRandom;
 
 pub type Fields = Vec<(String, Vec<u8>)>;
-
-fn fixtures() -> Vec<Vec<(String, String)>> {
-    include_str!("../fixtures/conversations.jsonl")
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter_map(|v| {
-            Some(
-                v.get("fields")?
-                    .as_object()?
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-                    .collect(),
-            )
-        })
-        .collect()
-}
 
 /// `count` entries, every one a fixture entry broken one of twelve ways at random. The
 /// k-th copy of a fixture entry goes to conversation `fz<k>-<its conversation>`, so no
@@ -33,7 +24,7 @@ fn fixtures() -> Vec<Vec<(String, String)>> {
 /// newest-wins register keeps then depends on which arrives first (README, "Where the
 /// contract is silent"). Redeliveries of one entry are what the other faults test.
 pub fn entries(count: usize) -> Vec<Fields> {
-    let fixtures = fixtures();
+    let fixtures = fixtures::fixture_fields("conversations.jsonl");
     let mut rng = rand::rng();
     let mut copies = vec![0usize; fixtures.len()];
     (0..count)

@@ -70,6 +70,21 @@ impl Stage {
         })
     }
 
+    /// Starts what most faults start from: a web process named `<stage>-web` with
+    /// `clients` connected to it, an ingest process `<stage>-ingest` (its index in
+    /// `apps` is returned), and the steady load.
+    async fn web_ingest_and_load(
+        &mut self,
+        name: &str,
+        clients: usize,
+    ) -> Result<(usize, Clients), Error> {
+        self.start(Role::Web, &format!("{name}-web")).await?;
+        let ingest = self.start(Role::Ingest, &format!("{name}-ingest")).await?;
+        let clients = Clients::connect(&self.web_addrs(), clients).await?;
+        self.load()?;
+        Ok((ingest, clients))
+    }
+
     async fn start(&mut self, role: Role, name: &str) -> Result<usize, Error> {
         self.apps.push(self.target.start(role, name).await?);
         Ok(self.apps.len() - 1)
@@ -325,10 +340,9 @@ async fn redis_restart(suite: &mut Suite) -> Outcome {
         Err(e) => return failed("Redis restart", e),
     };
     let result: Result<Duration, Error> = async {
-        stage.start(Role::Web, "redis-restart-web").await?;
-        stage.start(Role::Ingest, "redis-restart-ingest").await?;
-        let clients = Clients::connect(&stage.web_addrs(), s.clients).await?;
-        stage.load()?;
+        let (_, clients) = stage
+            .web_ingest_and_load("redis-restart", s.clients)
+            .await?;
         // The fault's schedule: a while under load first.
         tokio::time::sleep(Duration::from_secs(5)).await;
         stage.caught_up().await?;
@@ -363,10 +377,7 @@ async fn store_outage(suite: &Suite) -> Outcome {
         async {
             let s = suite.scale;
             let mut stage = Stage::new(suite, "store-outage").await?;
-            stage.start(Role::Web, "store-outage-web").await?;
-            let ingest = stage.start(Role::Ingest, "store-outage-ingest").await?;
-            let clients = Clients::connect(&stage.web_addrs(), s.clients).await?;
-            stage.load()?;
+            let (ingest, clients) = stage.web_ingest_and_load("store-outage", s.clients).await?;
             stage.caught_up().await?;
             let frozen = Instant::now();
             signal(suite.mongo.pid(), "STOP")?;
@@ -445,10 +456,7 @@ async fn slow_store(suite: &Suite) -> Outcome {
         async {
             let s = suite.scale;
             let mut stage = Stage::new(suite, "slow-store").await?;
-            stage.start(Role::Web, "slow-store-web").await?;
-            stage.start(Role::Ingest, "slow-store-ingest").await?;
-            let clients = Clients::connect(&stage.web_addrs(), s.clients).await?;
-            stage.load()?;
+            let (_, clients) = stage.web_ingest_and_load("slow-store", s.clients).await?;
             let end = Instant::now() + Duration::from_secs(s.pulse_secs);
             while Instant::now() < end {
                 signal(suite.mongo.pid(), "STOP")?;
@@ -507,10 +515,7 @@ async fn fuzzed_entries(suite: &Suite) -> Outcome {
     outcome!("fuzzed entries", async {
         let mut stage = Stage::new(suite, "fuzzed").await?;
         stage.breaks_contract = true;
-        stage.start(Role::Web, "fuzzed-web").await?;
-        let ingest = stage.start(Role::Ingest, "fuzzed-ingest").await?;
-        let clients = Clients::connect(&stage.web_addrs(), 10).await?;
-        stage.load()?;
+        let (ingest, clients) = stage.web_ingest_and_load("fuzzed", 10).await?;
         let fuzzed = crate::fuzzed::entries(1_000);
         let mut pipe = redis::pipe();
         for fields in &fuzzed {

@@ -1,4 +1,4 @@
-//! The contract fuzzed (issue 18): 100,000 random and mutated entries — missing and extra
+//! The contract fuzzed (issue 18): 110,000 random and mutated entries — missing and extra
 //! fields, huge values, deeply nested JSON, numbers out of range, both envelopes, bytes
 //! that are not UTF-8 — go through parsing and projection. None may panic; each is
 //! projected, ignored as a type the contract does not know, or refused with a reason.
@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::customer::CustomerFacts;
 use super::{Limits, plan};
+use crate::contract::tests::fixtures;
 use crate::contract::{Event, RawEntry};
 
 /// The contract's field names (both envelopes), and a few it does not know.
@@ -166,7 +167,7 @@ fn entry() -> impl Strategy<Value = Vec<(String, String)>> {
 
 /// A fixture entry with one field removed, replaced or added.
 fn mutated_fixture() -> impl Strategy<Value = Vec<(String, String)>> {
-    let fixtures = fixture_entries();
+    let fixtures = fixtures::fixture_fields("conversations.jsonl");
     (
         prop::sample::select(fixtures),
         prop::sample::select(FIELDS),
@@ -187,22 +188,6 @@ fn mutated_fixture() -> impl Strategy<Value = Vec<(String, String)>> {
                 fields
             })
         })
-}
-
-fn fixture_entries() -> Vec<Vec<(String, String)>> {
-    let text = include_str!("../../../tests/fixtures/conversations.jsonl");
-    text.lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter_map(|v| {
-            Some(
-                v.get("fields")?
-                    .as_object()?
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-                    .collect(),
-            )
-        })
-        .collect()
 }
 
 /// Parses and projects one entry: it must be projected, unknown, or refused with a reason.
