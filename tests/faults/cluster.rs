@@ -99,7 +99,23 @@ impl Redis {
         signal(self.child.id().unwrap_or_default(), "TERM")?;
         self.child.wait().await?;
         self.child = Self::spawn(&self.dir, self.port)?;
-        wait_listening(Self::addr(self.port), "redis-server", &mut self.child).await
+        wait_listening(Self::addr(self.port), "redis-server", &mut self.child).await?;
+        // It listens before it has loaded its AOF, and answers LOADING until then.
+        let client = redis::Client::open(self.url())?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let ping = async {
+                let mut conn = client.get_multiplexed_async_connection().await?;
+                redis::cmd("PING").query_async::<String>(&mut conn).await
+            };
+            match ping.await {
+                Ok(_) => return Ok(()),
+                Err(e) if Instant::now() > deadline => {
+                    return Err(format!("Redis did not load its data within 60 s: {e}").into());
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
     }
 }
 
