@@ -355,20 +355,27 @@ impl Store {
                 .map(|(band, _, _)| *band)
                 .filter(|band| *band != status)
                 .collect();
-            let filter = doc! {
+            let candidates = doc! {
                 "status": { "$in": from },
-                "last_message_at": age,
+                "last_message_at": age.clone(),
             };
             let ids: Vec<String> = self
                 .conversations
-                .distinct("_id", filter.clone())
+                .distinct("_id", candidates)
                 .await?
                 .into_iter()
                 .filter_map(|id| id.as_str().map(str::to_owned))
                 .collect();
+            // Each move is conditional (another process may have moved it, or a message or
+            // a decision arrived meanwhile), and found by `_id` alone: with the band's
+            // `$in` in it, a planner may pick `by_status_age` and scan the band per move.
             for id in ids {
-                let mut one = filter.clone();
-                one.insert("_id", id);
+                let one = doc! {
+                    "_id": id,
+                    "decision": { "$exists": false },
+                    "status": { "$ne": status },
+                    "last_message_at": age.clone(),
+                };
                 let moved = self
                     .conversations
                     .find_one_and_update(
