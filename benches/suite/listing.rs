@@ -200,8 +200,10 @@ async fn seed(env: &Env, db: &str, total: usize) -> Result<(), BenchError> {
         conversation.insert("started_at", at);
         conversation.insert("last_activity_at", at);
         conversation.insert("last_message_at", at);
-        // Stored as ingest leaves it: active until the status task moves it.
-        if !conversation.contains_key("decision") {
+        // Half are still undecided, stored as ingest leaves them: active until the status
+        // task moves them into the band of their silence.
+        if i % 2 == 0 {
+            conversation.remove("decision");
             conversation.insert("status", "active");
         }
         if let Ok(application) = conversation.get_document_mut("application") {
