@@ -355,17 +355,19 @@ impl Store {
                 .map(|(band, _, _)| *band)
                 .filter(|band| *band != status)
                 .collect();
-            let candidates = doc! {
-                "status": { "$in": from },
-                "last_message_at": age.clone(),
-            };
-            let ids: Vec<String> = self
-                .conversations
-                .distinct("_id", candidates)
-                .await?
-                .into_iter()
-                .filter_map(|id| id.as_str().map(str::to_owned))
-                .collect();
+            // One read per status moved from: an equality and a range, which every store
+            // plans on the index (secantusd-rs scanned the collection for the `$in`).
+            let mut ids: Vec<String> = Vec::new();
+            for from in from {
+                let candidates = doc! { "status": from, "last_message_at": age.clone() };
+                ids.extend(
+                    self.conversations
+                        .distinct("_id", candidates)
+                        .await?
+                        .into_iter()
+                        .filter_map(|id| id.as_str().map(str::to_owned)),
+                );
+            }
             // Each move is conditional (another process may have moved it, or a message or
             // a decision arrived meanwhile), and found by `_id` alone: with the band's
             // `$in` in it, a planner may pick `by_status_age` and scan the band per move.
