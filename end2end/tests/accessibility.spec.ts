@@ -1,8 +1,8 @@
 // axe-core on every page, signed out and signed in: no serious or critical violations of
 // WCAG 2.1 A/AA, in the state a supervisor actually sees (hydrated, live, data loaded).
 import AxeBuilder from '@axe-core/playwright';
-import { expect, test, type Page } from '@playwright/test';
-import { ADMIN, hydrated, signIn, signInAs } from './support';
+import { expect, type Page } from '@playwright/test';
+import { ADMIN, hydrated, signIn, signInAs, test } from './support';
 
 const CONV = 'cd613e30-d8f1-6adf-91b7-584a2265b1f5';
 

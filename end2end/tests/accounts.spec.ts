@@ -1,7 +1,7 @@
 // Account management: an admin adds users, changes roles and resets passwords; everyone
 // edits their own name, avatar and password; the audit log records all of it.
-import { expect, test } from '@playwright/test';
-import { ADMIN, addUser, signInAs, tag } from './support';
+import { expect } from '@playwright/test';
+import { ADMIN, addUser, signInAs, tag, test } from './support';
 
 const CONV = 'cd613e30-d8f1-6adf-91b7-584a2265b1f5';
 // A real 1×1 PNG.

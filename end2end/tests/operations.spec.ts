@@ -1,6 +1,6 @@
 // Operations endpoints: reachable without signing in, and they show no customer data.
-import { expect, test, type APIRequestContext } from '@playwright/test';
-import { appendEntries } from './support';
+import { expect, type APIRequestContext } from '@playwright/test';
+import { appendEntries, test } from './support';
 
 test('healthz and readyz answer', async ({ request }) => {
   expect(await (await request.get('/healthz')).text()).toBe('ok');

@@ -5,8 +5,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
-import { expect, test } from '@playwright/test';
-import { appendEntries, said, signIn, started, tag } from './support';
+import { expect } from '@playwright/test';
+import { appendEntries, said, signIn, started, tag, test } from './support';
 
 const ROOT = resolve(__dirname, '../..');
 

@@ -7,8 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
-import { expect, test, type Page } from '@playwright/test';
-import { addUserIn, appendEntries, fixtureEntries, said, started, SUPERVISOR, tag, type Fields } from './support';
+import { expect, type Page } from '@playwright/test';
+import { addUserIn, appendEntries, fixtureEntries, said, started, SUPERVISOR, tag, type Fields, test } from './support';
 
 const ROOT = resolve(__dirname, '../..');
 const BIN = process.env.APP_BIN ?? resolve(ROOT, 'target/debug/billie-dashboard');

@@ -2,8 +2,8 @@
 // sign-in throttling, no account enumeration, no open redirect.
 import { randomBytes } from 'node:crypto';
 import { request as http } from 'node:http';
-import { expect, request as api, test, type BrowserContext } from '@playwright/test';
-import { ADMIN, addUser, BASE_URL, signIn, signInAs, SUPERVISOR, tag } from './support';
+import { expect, request as api, type BrowserContext } from '@playwright/test';
+import { ADMIN, addUser, BASE_URL, signIn, signInAs, SUPERVISOR, tag, test } from './support';
 
 const CONV = 'cd613e30-d8f1-6adf-91b7-584a2265b1f5';
 const PAGES = ['/conversations', `/conversations/${CONV}`, '/customers', '/customers/C283FEFC', '/account', '/admin/users', '/admin/audit'];
@@ -46,7 +46,12 @@ async function client(cookie?: string) {
 }
 
 /** The status of a WebSocket upgrade of /ws (101 when accepted). */
-function upgradeStatus(cookie: string, origin: string): Promise<number> {
+async function upgradeStatus(cookie: string, origin: string): Promise<number> {
+  return (await upgrade(cookie, origin)).status;
+}
+
+/** A WebSocket upgrade of /ws: its status (101 when accepted) and headers. */
+function upgrade(cookie: string, origin: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined> }> {
   const url = new URL('/ws', BASE_URL);
   return new Promise((done, fail) => {
     const req = http({
@@ -62,13 +67,13 @@ function upgradeStatus(cookie: string, origin: string): Promise<number> {
         Cookie: cookie,
       },
     });
-    req.on('upgrade', (_res, socket) => {
+    req.on('upgrade', (res, socket) => {
       socket.destroy();
-      done(101);
+      done({ status: 101, headers: res.headers });
     });
     req.on('response', (res) => {
       res.resume();
-      done(res.statusCode ?? 0);
+      done({ status: res.statusCode ?? 0, headers: res.headers });
     });
     req.on('error', fail);
     req.end();
@@ -86,6 +91,37 @@ test('anonymous callers get no page, no server function and no live feed', async
     expect((await anonymous.post(`/api/${fn}`, { form: {} })).status(), fn).toBe(401);
   }
   expect(await upgradeStatus('', BASE_URL)).toBe(401);
+});
+
+test('security headers on pages, server functions, static files and the live feed', async ({ page, context }) => {
+  const expectSafe = (headers: Record<string, string | string[] | undefined>, what: string, cached = false) => {
+    expect(headers['x-content-type-options'], what).toBe('nosniff');
+    expect(headers['referrer-policy'], what).toBe('same-origin');
+    expect(headers['permissions-policy'], what).toContain('camera=()');
+    expect(headers['content-security-policy'], what).toContain("frame-ancestors 'none'");
+    expect(headers['content-security-policy'], what).toContain("object-src 'none'");
+    if (!cached) expect(headers['cache-control'], what).toBe('no-store');
+  };
+  const login = await page.goto('/login');
+  expectSafe(login?.headers() ?? {}, '/login');
+  await signIn(page);
+  for (const path of PAGES.filter((p) => !ADMIN_PAGES.includes(p))) {
+    const headers = (await page.goto(path))?.headers() ?? {};
+    expectSafe(headers, path);
+    // The policy names this response's nonce, which the page's scripts carry.
+    const nonce = await page.evaluate(() => (document.querySelector('script[nonce]') as HTMLScriptElement | null)?.nonce);
+    expect(nonce, path).toBeTruthy();
+    expect(headers['content-security-policy'], path).toContain(`script-src 'nonce-${nonce}' 'strict-dynamic' 'wasm-unsafe-eval'`);
+  }
+  const fn = await page.request.post('/api/whoami', { form: {}, headers: SAME_SITE });
+  expectSafe(fn.headers(), '/api/whoami');
+  const css = await page.request.get('/pkg/billie-dashboard.css');
+  expect(css.status()).toBe(200);
+  expectSafe(css.headers(), 'a static file', true);
+  expect(css.headers()['cache-control'] ?? '').not.toBe('no-store');
+  const socket = await upgrade(await cookieHeader(context), BASE_URL);
+  expect(socket.status).toBe(101);
+  expectSafe(socket.headers, '/ws');
 });
 
 test('a supervisor is refused the admin pages and functions', async ({ page, context }) => {
@@ -188,6 +224,52 @@ test('sign-in is throttled after 5 failures, even with the right password then',
   await attempt(account.password);
   await expect(page.getByRole('alert')).toHaveText(/^Too many failed sign-ins\. Try again in \d+ minutes?\.$/);
   await expect(page).toHaveURL(/\/login\?/);
+});
+
+/** A sign-in form post from `address` (the test server trusts 127.0.0.1 as a proxy). */
+async function postLogin(email: string, password: string, address: string) {
+  const res = await fetch(`${BASE_URL}/login`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { ...SAME_SITE, 'Content-Type': 'application/x-www-form-urlencoded', 'X-Forwarded-For': address },
+    body: new URLSearchParams({ email, password, next: '/conversations' }),
+  });
+  await res.arrayBuffer();
+  return { status: res.status, location: res.headers.get('location') ?? '', retryAfter: res.headers.get('retry-after') };
+}
+
+test('a burst of 50 wrong passwords for one account: at most 5 are checked', async () => {
+  const email = `burst.${tag().toLowerCase()}@billie.example`;
+  addUser(email, 'the-right-password-here');
+  const answers = await Promise.all(
+    Array.from({ length: 50 }, (_, i) => postLogin(email, `wrong ${i}`, `198.18.${i}.${(i * 7) % 250}`)),
+  );
+  const checked = answers.filter((a) => a.location.includes('error=invalid')).length;
+  const throttled = answers.filter((a) => a.location.includes('error=throttled')).length;
+  expect(checked).toBeLessThanOrEqual(5);
+  expect(checked + throttled + answers.filter((a) => a.status === 503).length).toBe(50);
+});
+
+test('a flood of sign-ins gets 503 with Retry-After, not a queue', async () => {
+  const run = tag().toLowerCase();
+  const answers = await Promise.all(
+    Array.from({ length: 200 }, (_, i) => postLogin(`flood${i}.${run}@billie.example`, 'wrong', `198.19.${i % 250}.1`)),
+  );
+  const busy = answers.filter((a) => a.status === 503);
+  expect(busy.length, 'more sign-ins than the queue holds').toBeGreaterThan(0);
+  for (const answer of busy) expect(answer.retryAfter).toBe('5');
+  for (const answer of answers.filter((a) => a.status !== 503)) expect(answer.location).toContain('error=invalid');
+});
+
+test('behind a trusted proxy, the throttle and the audit log see the client, not the proxy', async ({ page }) => {
+  const client = `198.51.100.${Math.floor(Math.random() * 200) + 20}`;
+  const email = `proxied.${tag().toLowerCase()}@billie.example`;
+  for (let i = 0; i < 21; i++) await postLogin(`${email}${i}`, 'wrong', client);
+  // That address is now over its limit (20); everyone else is not.
+  expect((await postLogin(`${email}x`, 'wrong', client)).location).toContain('error=throttled');
+  expect((await postLogin(`${email}y`, 'wrong', '198.51.100.2')).location).toContain('error=invalid');
+  await signInAs(page, ADMIN, '/admin/audit');
+  await expect(page.getByText(client).first()).toBeVisible();
 });
 
 test('an unknown account and a wrong password get the same answer', async ({ page }) => {

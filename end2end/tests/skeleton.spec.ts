@@ -1,7 +1,7 @@
 // The walking skeleton: a supervisor signs in, sees a fixture conversation, opens it, and
 // watches a new message arrive live, without a reload. Anonymous callers get nothing.
-import { expect, test } from '@playwright/test';
-import { ADMIN, appendEntries, BASE_URL, hydrated, signIn } from './support';
+import { expect } from '@playwright/test';
+import { ADMIN, appendEntries, BASE_URL, hydrated, signIn, test } from './support';
 
 const CONV = 'cd613e30-d8f1-6adf-91b7-584a2265b1f5';
 

@@ -1,8 +1,8 @@
 // What a supervisor does all day: search and filter the list, scroll through hundreds of
 // conversations, watch one change live, look up the customer, and trust that untrusted
 // chat text never runs and that a server restart loses nothing on screen.
-import { expect, test } from '@playwright/test';
-import { appendEntries, hydrated, said, signIn, started, tag, type Fields } from './support';
+import { expect } from '@playwright/test';
+import { appendEntries, hydrated, said, signIn, started, tag, type Fields, test } from './support';
 
 const CONV = 'cd613e30-d8f1-6adf-91b7-584a2265b1f5';
 

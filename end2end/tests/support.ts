@@ -2,7 +2,22 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { expect, type Page } from '@playwright/test';
+import { test as base, expect, type Page } from '@playwright/test';
+
+/**
+ * Playwright's `test`, failing any test whose pages break the Content-Security-Policy:
+ * Chromium reports each refusal on the console ("Refused to … Content Security Policy").
+ */
+export const test = base.extend({
+  context: async ({ context }, use, testInfo) => {
+    const violations: string[] = [];
+    context.on('console', (msg) => {
+      if (/Content Security Policy/i.test(msg.text())) violations.push(`${msg.page()?.url()}: ${msg.text()}`);
+    });
+    await use(context);
+    expect(violations, `CSP violations in "${testInfo.title}"`).toEqual([]);
+  },
+});
 
 export const SUPERVISOR = { email: 'e2e.supervisor@billie.example', password: 'e2e-password-long-enough' };
 export const ADMIN = { email: 'e2e.admin@billie.example', password: 'e2e-admin-password-long' };

@@ -41,7 +41,7 @@ pub enum DeadLetterCommand {
 }
 
 async fn redis(settings: &Settings) -> Result<redis::aio::ConnectionManager, String> {
-    let client = redis_client(&settings.redis_url).map_err(|e| e.to_string())?;
+    let client = redis_client(settings).map_err(|e| e.to_string())?;
     redis::aio::ConnectionManager::new(client)
         .await
         .map_err(|e| format!("Redis: {e}"))

@@ -89,3 +89,32 @@ struct ServeOnly {
     #[command(flatten)]
     settings: ServeSettings,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// `--help` shows an environment variable's value unless told not to: none of these
+    /// may ever be printed, since they carry credentials.
+    #[test]
+    fn help_never_shows_a_secret_from_the_environment() {
+        fn check(command: &clap::Command) {
+            for arg in command.get_arguments() {
+                let secret = arg.get_env().and_then(|e| e.to_str()).is_some_and(|name| {
+                    matches!(
+                        name,
+                        "REDIS_URL" | "DATABASE_URI" | "SESSION_SECRET" | "ADMIN_PASSWORD"
+                    )
+                });
+                if secret {
+                    assert!(arg.is_hide_env_values_set(), "{:?}", arg.get_id());
+                }
+            }
+            command.get_subcommands().for_each(check);
+        }
+        let cli = Cli::command();
+        check(&cli);
+        check(&ServeOnly::command());
+    }
+}

@@ -32,7 +32,7 @@ pub async fn run(args: SimulateArgs) -> Result<(), String> {
     if !(args.rate > 0.0 && args.rate.is_finite()) {
         return Err("--rate must be a positive number of events per second".into());
     }
-    let client = redis_client(&args.settings.redis_url).map_err(|e| e.to_string())?;
+    let client = redis_client(&args.settings).map_err(|e| e.to_string())?;
     let mut redis = redis::aio::ConnectionManager::new(client)
         .await
         .map_err(|e| format!("Redis: {e}"))?;

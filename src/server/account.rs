@@ -5,12 +5,13 @@
 //! allows nothing, so an image can never run as a page.
 
 use axum::{
-    extract::{ConnectInfo, Multipart, Path, State},
+    Extension,
+    extract::{Multipart, Path, State},
     http::{StatusCode, header},
     response::{IntoResponse, Redirect, Response},
 };
 
-use crate::server::auth::{Session, audit_entry};
+use crate::server::auth::{Session, address::ClientAddress, audit_entry};
 use crate::server::startup::AppState;
 
 /// Largest avatar accepted.
@@ -44,7 +45,7 @@ impl AvatarError {
 /// `POST /account/avatar` (multipart, field `avatar`).
 pub async fn upload_avatar(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    Extension(ClientAddress(client)): Extension<ClientAddress>,
     session: Session,
     mut form: Multipart,
 ) -> Response {
@@ -69,7 +70,7 @@ pub async fn upload_avatar(
             Some(&user.email),
             "self.avatar",
             None,
-            Some(peer.ip()),
+            Some(client),
         ))
         .await;
     Redirect::to("/account?saved=avatar").into_response()

@@ -8,14 +8,27 @@ use crate::server::projection::Limits;
 #[derive(Debug, Clone, clap::Args)]
 pub struct Settings {
     /// Redis holding the chatLedger stream and the change-notice channel.
-    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    /// `rediss://` for TLS (with `REDIS_CA_FILE` for a private CA); credentials go in the
+    /// URL (`rediss://user:password@host:6380`) and are never shown by `--help`.
+    #[arg(
+        long,
+        env = "REDIS_URL",
+        default_value = "redis://127.0.0.1:6379",
+        hide_env_values = true
+    )]
     pub redis_url: String,
+
+    /// PEM file of the certificate authority to trust for `rediss://`, instead of the
+    /// system's roots (a private CA, or a self-signed Redis certificate).
+    #[arg(long, env = "REDIS_CA_FILE")]
+    pub redis_ca_file: Option<std::path::PathBuf>,
 
     /// MongoDB URI including the database name, e.g. mongodb://host:27017/billie.
     #[arg(
         long,
         env = "DATABASE_URI",
-        default_value = "mongodb://127.0.0.1:27017/billie_dashboard"
+        default_value = "mongodb://127.0.0.1:27017/billie_dashboard",
+        hide_env_values = true
     )]
     pub database_uri: String,
 
@@ -133,6 +146,12 @@ pub struct ServeSettings {
     #[arg(long, env = "LOGIN_FAILURE_WINDOW_MINUTES", default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..))]
     pub login_failure_window_minutes: u32,
 
+    /// Proxies (CIDR blocks or addresses, comma-separated) whose `Forwarded` /
+    /// `X-Forwarded-For` name the client; from anyone else these headers are ignored.
+    /// Set it to the TLS proxy's addresses, or every client has the proxy's address.
+    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',', value_parser = crate::server::auth::address::parse_net)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
     /// With ADMIN_PASSWORD: the first admin, created at start if no active admin exists.
     #[arg(long, env = "ADMIN_EMAIL")]
     pub admin_email: Option<String>,
@@ -163,6 +182,8 @@ pub enum ConfigError {
     BadDatabaseUri(String),
     #[error("REDIS_URL is not a Redis URL: {0}")]
     BadRedisUrl(String),
+    #[error("REDIS_CA_FILE {path}: {reason}")]
+    RedisCa { path: String, reason: String },
     #[error("Leptos settings: {0}")]
     Leptos(String),
     #[error("PRODUCTION is on: {0}")]

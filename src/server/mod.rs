@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod feed;
+pub mod headers;
 pub mod ingest;
 pub mod memory;
 pub mod metrics;

@@ -21,9 +21,14 @@ use tower_sessions::{Expiry, SessionManagerLayer, cookie::Key, cookie::SameSite}
 use crate::api::{ConversationFilter, StatusCounts};
 use crate::app::{App, shell};
 use crate::server::account;
-use crate::server::auth::{self, AuthSettings, Backend, throttle::Throttle};
-use crate::server::config::{ConfigError, ServeSettings};
+use crate::server::auth::{
+    self, AuthSettings, Backend,
+    address::{self, TrustedProxies},
+    throttle::Throttle,
+};
+use crate::server::config::{ConfigError, ServeSettings, Settings};
 use crate::server::feed::{self, Hub, Publisher};
+use crate::server::headers::{self, HeaderSettings};
 use crate::server::ingest::{self, Consumer, ConsumerConfig, IngestError};
 use crate::server::metrics::{self, Metrics};
 use crate::server::shared_read::SharedRead;
@@ -78,9 +83,29 @@ pub enum ServeError {
     Admin(String),
 }
 
-/// Connects to Redis from `url`, explaining a malformed URL.
-pub fn redis_client(url: &str) -> Result<redis::Client, ConfigError> {
-    redis::Client::open(url).map_err(|e| ConfigError::BadRedisUrl(e.to_string()))
+/// The Redis client `settings` describe, explaining a malformed URL. `rediss://` is TLS,
+/// verified against the system's roots, or against `REDIS_CA_FILE` when set.
+pub fn redis_client(settings: &Settings) -> Result<redis::Client, ConfigError> {
+    let bad_url = |e: redis::RedisError| ConfigError::BadRedisUrl(e.to_string());
+    let Some(path) = &settings.redis_ca_file else {
+        return redis::Client::open(settings.redis_url.as_str()).map_err(bad_url);
+    };
+    let bad_ca = |reason: String| ConfigError::RedisCa {
+        path: path.display().to_string(),
+        reason,
+    };
+    let root_cert = std::fs::read(path).map_err(|e| bad_ca(e.to_string()))?;
+    if !settings.redis_url.starts_with("rediss://") {
+        return Err(bad_ca("is set, but REDIS_URL is not rediss://".into()));
+    }
+    redis::Client::build_with_tls(
+        settings.redis_url.as_str(),
+        redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(root_cert),
+        },
+    )
+    .map_err(|e| bad_ca(e.to_string()))
 }
 
 pub async fn serve(settings: ServeSettings) -> Result<(), ServeError> {
@@ -91,7 +116,7 @@ pub async fn serve(settings: ServeSettings) -> Result<(), ServeError> {
     let addr = leptos_options.site_addr;
 
     let store = Store::connect(&settings.common.database_uri).await?;
-    let redis = redis_client(&settings.common.redis_url)?;
+    let redis = redis_client(&settings.common)?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let metrics = Arc::new(Metrics::default());
     let redis_conn = redis::aio::ConnectionManager::new(redis.clone()).await?;
@@ -239,7 +264,7 @@ async fn start_ingest(
 /// deployments that scale ingest and web separately.
 pub async fn ingest_only(settings: ServeSettings) -> Result<(), ServeError> {
     let store = Store::connect(&settings.common.database_uri).await?;
-    let redis = redis_client(&settings.common.redis_url)?;
+    let redis = redis_client(&settings.common)?;
     let redis_conn = redis::aio::ConnectionManager::new(redis.clone()).await?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let metrics = Arc::new(Metrics::default());
@@ -315,7 +340,17 @@ fn router(state: AppState, settings: &ServeSettings) -> Result<Router, ServeErro
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn_with_state(state.clone(), auth::guard))
         .layer(auth_layer)
+        .layer(middleware::from_fn_with_state(
+            TrustedProxies::new(settings.trusted_proxies.clone()),
+            address::resolve,
+        ))
         .layer(middleware::from_fn(auth::origin::same_site_only))
+        .layer(middleware::from_fn_with_state(
+            HeaderSettings {
+                https: settings.secure_cookies,
+            },
+            headers::security_headers,
+        ))
         .with_state(state);
     Ok(app)
 }

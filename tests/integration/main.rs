@@ -11,3 +11,4 @@ mod helpers;
 mod ingest;
 mod ledger;
 mod sessions;
+mod tls;

@@ -4,16 +4,17 @@
 //! admin pages for admins only), so a new route is protected without remembering to be;
 //! [`require_user`] and [`require_admin`] do the same for server functions.
 
+pub mod address;
 pub mod origin;
 pub mod password;
 pub mod throttle;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::Duration;
 
 use axum::{
-    Form,
-    extract::{ConnectInfo, Request, State},
+    Extension, Form,
+    extract::{Request, State},
     http::{StatusCode, header},
     middleware::Next,
     response::{Html, IntoResponse, Redirect, Response},
@@ -26,6 +27,7 @@ use serde::Deserialize;
 use crate::server::config::DEMO_PASSWORD;
 use crate::server::startup::AppState;
 use crate::server::store::{AuditEntry, MongoSessionStore, Role, Store, StoreError, UserDoc};
+use address::ClientAddress;
 use throttle::Throttle;
 
 /// A signed-in account.
@@ -98,6 +100,26 @@ pub enum AuthError {
     Store(#[from] StoreError),
     #[error("password check failed: {0}")]
     Hash(String),
+    /// Too many sign-ins are waiting for a password check; come back in a moment.
+    #[error("too many sign-ins at once")]
+    Busy,
+}
+
+/// Seconds a caller refused with [`AuthError::Busy`] is asked to wait.
+const BUSY_RETRY_SECS: &str = "5";
+
+/// The answer to a sign-in refused because the password checks are all taken.
+fn busy() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, BUSY_RETRY_SECS)],
+        Html(
+            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Busy</title></head>\
+             <body><main><h1>Sign-in is busy</h1><p>Too many sign-ins at once. Try again in a few seconds.</p>\
+             <p><a href=\"/login\">Back to sign in</a></p></main></body></html>",
+        ),
+    )
+        .into_response()
 }
 
 impl AuthnBackend for Backend {
@@ -262,12 +284,12 @@ fn set_status(status: StatusCode) {
     }
 }
 
-/// The caller's address, inside a server function.
+/// The caller's address (see [`address`]), inside a server function.
 pub async fn client_address() -> Option<IpAddr> {
-    leptos_axum::extract::<ConnectInfo<SocketAddr>>()
+    leptos_axum::extract::<Extension<ClientAddress>>()
         .await
         .ok()
-        .map(|ConnectInfo(addr)| addr.ip())
+        .map(|Extension(ClientAddress(address))| address)
 }
 
 /// An audit entry of `action` by `actor`.
@@ -306,12 +328,12 @@ pub struct LoginForm {
 /// accounts get the same answer.
 pub async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(ClientAddress(client)): Extension<ClientAddress>,
     mut session: Session,
     Form(form): Form<LoginForm>,
 ) -> Response {
     let next = safe_next(&form.next);
-    let address = Some(peer.ip());
+    let address = Some(client);
     let back = |error: &str| {
         let to = format!("/login?error={error}&next={}", urlencode(next));
         Redirect::to(&to).into_response()
@@ -360,6 +382,10 @@ pub async fn login(
             state.store.audit(entry).await;
             return back("invalid");
         }
+        Err(axum_login::Error::Backend(AuthError::Busy)) => {
+            tracing::warn!("sign-in refused: the password checks are all taken");
+            return busy();
+        }
         Err(e) => {
             tracing::error!(error = %e, "login failed");
             return back("unavailable");
@@ -392,19 +418,14 @@ pub async fn login(
 /// `POST /logout`: the session is deleted from the store, so its cookie is dead.
 pub async fn logout(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(ClientAddress(client)): Extension<ClientAddress>,
     mut session: Session,
 ) -> Response {
     match session.logout().await {
         Ok(Some(user)) => {
             state
                 .store
-                .audit(audit_entry(
-                    Some(&user.email),
-                    "logout",
-                    None,
-                    Some(peer.ip()),
-                ))
+                .audit(audit_entry(Some(&user.email), "logout", None, Some(client)))
                 .await;
         }
         Ok(None) => {}

@@ -4,7 +4,9 @@
 //! At most [`AT_ONCE`] hashes run at a time, the rest wait their turn: a burst of sign-ins
 //! (a shift starting, or someone guessing) then costs a bounded share of the cores and of
 //! memory, instead of one 19 MiB buffer on each of up to 512 blocking threads, which the
-//! allocator keeps afterwards.
+//! allocator keeps afterwards. At most [`WAITING`] more wait: past that the answer is
+//! [`AuthError::Busy`] at once (503 with `Retry-After`), so a flood of sign-ins cannot
+//! queue real users behind minutes of hashing.
 
 use argon2::{
     Argon2, PasswordHash, PasswordHasher, PasswordVerifier,
@@ -17,12 +19,18 @@ use super::AuthError;
 
 /// Hashes computed at once.
 const AT_ONCE: usize = 2;
+/// Hashes waiting for a slot, beyond which callers are told to come back. At about
+/// 50 ms a hash, the last in line waits under half a second.
+pub const WAITING: usize = 16;
 static HASHING: Semaphore = Semaphore::const_new(AT_ONCE);
+static QUEUE: Semaphore = Semaphore::const_new(AT_ONCE + WAITING);
 
-/// Runs `work` on a blocking thread once a hashing slot is free.
+/// Runs `work` on a blocking thread once a hashing slot is free; refuses at once when
+/// the queue is full.
 async fn hashing<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, AuthError> + Send + 'static,
 ) -> Result<T, AuthError> {
+    let _place = QUEUE.try_acquire().map_err(|_| AuthError::Busy)?;
     let _slot = HASHING
         .acquire()
         .await
@@ -94,5 +102,23 @@ mod tests {
             matched,
             (0..3 * AT_ONCE).map(|i| i % 2 == 0).collect::<Vec<_>>()
         );
+    }
+
+    #[tokio::test]
+    async fn a_flood_beyond_the_queue_is_refused_at_once() {
+        let h = hash("correct horse battery".into()).await.unwrap();
+        let flood = 4 * (AT_ONCE + WAITING);
+        let checks = (0..flood).map(|_| verify("wrong".into(), Some(h.clone())));
+        let results = futures::future::join_all(checks).await;
+        let busy = results
+            .iter()
+            .filter(|r| matches!(r, Err(AuthError::Busy)))
+            .count();
+        let checked = results.iter().filter(|r| matches!(r, Ok(false))).count();
+        assert_eq!(busy + checked, flood);
+        // Every place is taken on the first poll, before any hash ends (other tests
+        // may hold some places too).
+        assert!(checked <= AT_ONCE + WAITING, "no more than the queue holds");
+        assert!(busy > 0, "the rest is refused at once");
     }
 }
