@@ -119,7 +119,7 @@ pub async fn update_profile(first_name: String, last_name: String) -> Result<(),
         .store
         .set_user_names(&user.id, &first_name, &last_name)
         .await
-        .map_err(ServerFnError::new)?;
+        .map_err(crate::server::errors::user)?;
     let address = client_address().await;
     state
         .store
@@ -157,22 +157,22 @@ pub async fn change_password(
         .store
         .user_by_id(&user.id)
         .await
-        .map_err(ServerFnError::new)?
+        .map_err(crate::server::errors::store)?
         .ok_or_else(|| ServerFnError::new("no such user"))?;
     let ok = password::verify(current, Some(stored.password_hash))
         .await
-        .map_err(ServerFnError::new)?;
+        .map_err(crate::server::errors::auth)?;
     if !ok {
         return Err(ServerFnError::new("the current password is not right"));
     }
     let hash = password::hash(new_password)
         .await
-        .map_err(ServerFnError::new)?;
+        .map_err(crate::server::errors::auth)?;
     state
         .store
         .set_user_password(&user.id, &hash)
         .await
-        .map_err(ServerFnError::new)?;
+        .map_err(crate::server::errors::user)?;
     end_sessions(&state, &user.id).await;
     let address = client_address().await;
     state
@@ -191,7 +191,11 @@ pub async fn change_password(
 #[server(endpoint = "admin/users/list")]
 pub async fn list_users() -> Result<Vec<UserView>, ServerFnError> {
     let (state, _) = crate::server::auth::require_admin().await?;
-    let users = state.store.list_users().await.map_err(ServerFnError::new)?;
+    let users = state
+        .store
+        .list_users()
+        .await
+        .map_err(crate::server::errors::store)?;
     Ok(users
         .into_iter()
         .map(|u| UserView {
@@ -225,7 +229,7 @@ pub async fn create_user(
     }
     let password_hash = crate::server::auth::password::hash(password)
         .await
-        .map_err(ServerFnError::new)?;
+        .map_err(crate::server::errors::auth)?;
     let user = state
         .store
         .add_user(
@@ -237,7 +241,7 @@ pub async fn create_user(
             false,
         )
         .await
-        .map_err(ServerFnError::new)?;
+        .map_err(crate::server::errors::user)?;
     let mut entry = audit_entry(
         Some(&admin.email),
         "user.create",
@@ -258,7 +262,7 @@ pub async fn set_user_disabled(id: String, disabled: bool) -> Result<(), ServerF
         .store
         .set_user_disabled(&id, disabled)
         .await
-        .map_err(ServerFnError::new)?;
+        .map_err(crate::server::errors::user)?;
     if disabled {
         end_sessions(&state, &id).await;
     }
@@ -291,7 +295,7 @@ pub async fn set_user_role(id: String, role: String) -> Result<(), ServerFnError
         .store
         .set_user_role(&id, role)
         .await
-        .map_err(ServerFnError::new)?;
+        .map_err(crate::server::errors::user)?;
     let mut entry = audit_entry(
         Some(&admin.email),
         "user.role",
@@ -317,12 +321,12 @@ pub async fn reset_user_password(id: String, password: String) -> Result<(), Ser
     }
     let hash = crate::server::auth::password::hash(password)
         .await
-        .map_err(ServerFnError::new)?;
+        .map_err(crate::server::errors::auth)?;
     let user = state
         .store
         .set_user_password(&id, &hash)
         .await
-        .map_err(ServerFnError::new)?;
+        .map_err(crate::server::errors::user)?;
     end_sessions(&state, &id).await;
     let address = client_address().await;
     state
@@ -345,7 +349,7 @@ pub async fn audit_log(before: Option<String>) -> Result<AuditPage, ServerFnErro
         .store
         .audit_entries(before.as_deref(), 100)
         .await
-        .map_err(ServerFnError::new)?;
+        .map_err(crate::server::errors::store)?;
     Ok(AuditPage {
         items: entries
             .into_iter()

@@ -297,7 +297,7 @@ pub async fn list_conversations(
         .store
         .list_conversations(&filter, after.as_deref(), 50)
         .await
-        .map_err(ServerFnError::new)
+        .map_err(crate::server::errors::store)
 }
 
 /// How many conversations match `search`, per status.
@@ -323,8 +323,8 @@ pub async fn count_conversations(search: Option<String>) -> Result<StatusCounts,
         .counts
         .get(filter, read)
         .await
-        .map_err(ServerFnError::new)?
-        .map_err(ServerFnError::new)
+        .map_err(crate::server::errors::internal)?
+        .map_err(crate::server::errors::internal)
 }
 
 /// One conversation with its transcript; `None` if no such conversation exists.
@@ -336,7 +336,7 @@ pub async fn get_conversation(id: String) -> Result<Option<ConversationDetail>, 
         .store
         .get_conversation(&id)
         .await
-        .map_err(ServerFnError::new)
+        .map_err(crate::server::errors::store)
 }
 
 /// Customers by name that match `search` (name, email or customer id).
@@ -351,7 +351,7 @@ pub async fn list_customers(
         .store
         .list_customers(filter.search.as_deref(), after.as_deref(), 50)
         .await
-        .map_err(ServerFnError::new)
+        .map_err(crate::server::errors::store)
 }
 
 /// One customer's profile; `None` if no such customer exists.
@@ -363,5 +363,5 @@ pub async fn get_customer(id: String) -> Result<Option<CustomerProfile>, ServerF
         .store
         .customer_profile(&id)
         .await
-        .map_err(ServerFnError::new)
+        .map_err(crate::server::errors::store)
 }

@@ -7,6 +7,7 @@ pub mod account;
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod errors;
 pub mod feed;
 pub mod headers;
 pub mod ingest;

@@ -54,6 +54,43 @@ async fn every_session_of_a_user_can_be_ended_at_once() {
 }
 
 #[tokio::test]
+async fn admins_demoting_each_other_at_once_leave_one_admin() {
+    let env = TestEnv::new().await;
+    for round in 0..5 {
+        let mut admins = Vec::new();
+        for i in 0..4 {
+            admins.push(add(&env, &format!("admin{round}.{i}@x.example"), Role::Admin).await);
+        }
+        // Earlier rounds' admins are gone; each round starts from 4 admins only.
+        for earlier in env.store.list_users().await.unwrap() {
+            if !admins.contains(&earlier.id.to_hex()) && !earlier.disabled {
+                env.store
+                    .set_user_disabled(&earlier.id.to_hex(), true)
+                    .await
+                    .unwrap();
+            }
+        }
+        let changes = admins.iter().enumerate().map(|(i, id)| {
+            let store = env.store.clone();
+            async move {
+                if i % 2 == 0 {
+                    store.set_user_role(id, Role::Supervisor).await
+                } else {
+                    store.set_user_disabled(id, true).await
+                }
+            }
+        });
+        let results = futures::future::join_all(changes).await;
+        let refused = results
+            .iter()
+            .filter(|r| matches!(r, Err(UserError::LastAdmin)))
+            .count();
+        assert_eq!(refused, 1, "round {round}: exactly the last one is refused");
+        assert!(env.store.has_admin().await.unwrap(), "round {round}");
+    }
+}
+
+#[tokio::test]
 async fn the_last_active_admin_cannot_be_disabled_or_demoted() {
     let env = TestEnv::new().await;
     let admin = add(&env, "admin@x.example", Role::Admin).await;

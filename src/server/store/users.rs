@@ -6,7 +6,15 @@ use mongodb::bson::{self, Binary, Document, doc, oid::ObjectId, spec::BinarySubt
 use mongodb::options::ReturnDocument;
 use serde::{Deserialize, Serialize};
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, is_duplicate_key};
+
+/// The lock document serialising changes that can take an admin away.
+const ADMIN_LOCK: &str = "admins";
+/// How long a lock holder may hold it before others may take it (a change takes
+/// milliseconds; this covers a holder that died).
+const ADMIN_LOCK_LEASE: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long a change waits for the lock before giving up.
+const ADMIN_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -97,6 +105,8 @@ pub enum UserError {
     NotFound,
     #[error("the last active admin cannot be disabled or lose the admin role")]
     LastAdmin,
+    #[error("another change to an admin is under way: try again")]
+    AdminChangeBusy,
     #[error("a name can be at most 100 characters long")]
     NameTooLong,
     #[error("the demo password cannot be used in production")]
@@ -203,31 +213,107 @@ impl Store {
     }
 
     /// Changes an account, refusing to leave no active admin; returns it as it now is.
+    /// A change that can take an admin away runs under the admin lock (see
+    /// [`Self::admin_lock`]): two admins demoting each other at once would each see the
+    /// other still active, and both would succeed.
     async fn update_user(&self, id: &str, set: Document) -> Result<UserDoc, UserError> {
         let oid = ObjectId::parse_str(id).map_err(|_| UserError::NotFound)?;
         let takes_admin_away =
             set.get_bool("disabled") == Ok(true) || set.get_str("role").is_ok_and(|r| r != "admin");
-        if takes_admin_away {
-            let others = self
-                .users()
-                .find_one(doc! {
-                    "_id": { "$ne": oid },
-                    "role": "admin",
-                    "disabled": { "$ne": true },
-                })
-                .await
-                .map_err(StoreError::from)?;
-            let this = self.user_by_id(id).await?.ok_or(UserError::NotFound)?;
-            if others.is_none() && this.role == Role::Admin && !this.disabled {
-                return Err(UserError::LastAdmin);
-            }
+        if !takes_admin_away {
+            return self.set_fields(oid, set).await;
         }
+        let lock = self.admin_lock().await?;
+        let result = self.take_admin_away(oid, set).await;
+        self.admin_unlock(lock).await;
+        result
+    }
+
+    async fn take_admin_away(&self, oid: ObjectId, set: Document) -> Result<UserDoc, UserError> {
+        let others = self
+            .users()
+            .find_one(doc! {
+                "_id": { "$ne": oid },
+                "role": "admin",
+                "disabled": { "$ne": true },
+            })
+            .await
+            .map_err(StoreError::from)?;
+        let this = self
+            .users()
+            .find_one(doc! { "_id": oid })
+            .await
+            .map_err(StoreError::from)?
+            .ok_or(UserError::NotFound)?;
+        if others.is_none() && this.role == Role::Admin && !this.disabled {
+            return Err(UserError::LastAdmin);
+        }
+        self.set_fields(oid, set).await
+    }
+
+    async fn set_fields(&self, oid: ObjectId, set: Document) -> Result<UserDoc, UserError> {
         self.users()
             .find_one_and_update(doc! { "_id": oid }, doc! { "$set": set })
             .return_document(ReturnDocument::After)
             .await
             .map_err(StoreError::from)?
             .ok_or(UserError::NotFound)
+    }
+
+    /// Takes the lock every change that can take an admin away holds: one conditional
+    /// write on a document of its own, free when nobody holds it or its holder's lease
+    /// ran out (a process that died holding it). Waits up to [`ADMIN_LOCK_WAIT`].
+    async fn admin_lock(&self) -> Result<ObjectId, UserError> {
+        let token = ObjectId::new();
+        let deadline = std::time::Instant::now() + ADMIN_LOCK_WAIT;
+        let mut backoff = crate::backoff::Backoff::new(
+            std::time::Duration::from_millis(5),
+            std::time::Duration::from_millis(100),
+        );
+        loop {
+            let now = bson::DateTime::now();
+            let until = bson::DateTime::from_millis(
+                now.timestamp_millis() + ADMIN_LOCK_LEASE.as_millis() as i64,
+            );
+            let taken = self
+                .locks()
+                .update_one(
+                    doc! { "_id": ADMIN_LOCK, "$or": [
+                        { "holder": null },
+                        { "until": { "$lt": now } },
+                    ] },
+                    doc! { "$set": { "holder": token, "until": until } },
+                )
+                .upsert(true)
+                .await;
+            match taken {
+                Ok(_) => return Ok(token),
+                // Held: the upsert's insert collides with the held document.
+                Err(e) if is_duplicate_key(&e) => {}
+                Err(e) => return Err(StoreError::from(e).into()),
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(UserError::AdminChangeBusy);
+            }
+            tokio::time::sleep(backoff.delay(rand::random())).await;
+        }
+    }
+
+    async fn admin_unlock(&self, token: ObjectId) {
+        let released = self
+            .locks()
+            .update_one(
+                doc! { "_id": ADMIN_LOCK, "holder": token },
+                doc! { "$set": { "holder": null } },
+            )
+            .await;
+        if let Err(e) = released {
+            tracing::warn!(error = %e, "admin lock not released; its lease ends it");
+        }
+    }
+
+    fn locks(&self) -> mongodb::Collection<Document> {
+        self.db.collection("locks")
     }
 
     pub async fn set_user_disabled(&self, id: &str, disabled: bool) -> Result<UserDoc, UserError> {
