@@ -10,7 +10,7 @@ use crate::{BenchError, Env};
 
 /// The account the benchmark signs in with (created at start via ADMIN_EMAIL).
 pub const EMAIL: &str = "bench@billie.example";
-pub const PASSWORD: &str = "benchmark-password-of-some-length";
+pub const PASSWORD: &str = "timing-password-of-some-length";
 
 pub struct App {
     child: Child,

@@ -1,7 +1,7 @@
 // Account management: an admin adds users, changes roles and resets passwords; everyone
 // edits their own name, avatar and password; the audit log records all of it.
 import { expect } from '@playwright/test';
-import { ADMIN, addUser, signInAs, tag, test } from './support';
+import { ADMIN, addUser, hydrated, signInAs, tag, test } from './support';
 
 const CONV = 'cd613e30-d8f1-6adf-91b7-584a2265b1f5';
 // A real 1×1 PNG.
@@ -32,8 +32,13 @@ test('an admin adds a user, gives them a role, and resets their password', async
   await signInAs(user, { email, password: 'first-password-ok' }, `/conversations/${CONV}`);
   await expect(user.getByTestId('live-badge')).toHaveText('Live');
 
+  // A role change reloads the user's open pages, as the new role sees them.
+  const reloaded = user.waitForEvent('framenavigated');
   await row.getByRole('button', { name: 'Make admin' }).click();
   await expect(row).toContainText('admin');
+  await reloaded;
+  await hydrated(user);
+  await expect(user.getByRole('link', { name: 'Users' })).toBeVisible();
   await user.goto('/admin/audit');
   await expect(user.getByRole('heading', { name: 'Audit log' })).toBeVisible();
 
@@ -109,6 +114,46 @@ test('changing your password signs you out everywhere', async ({ browser }) => {
   // The other browser is signed out at once.
   await expect(other).toHaveURL(/\/login\?ended=1$/);
   await signInAs(page, { ...account, password: 'new-password-is-long' });
+});
+
+test('a new password is refused when common, or when it contains the email or the service\'s name', async ({ page }) => {
+  const account = { email: `commons.${tag().toLowerCase()}@billie.example`, password: 'an-uncommon-password' };
+  addUser(account.email, account.password);
+  await signInAs(page, account, '/account');
+  const attempt = async (password: string, message: string) => {
+    await page.getByLabel('Current password').fill(account.password);
+    await page.getByLabel('New password (12 to 128 characters)').fill(password);
+    await page.getByLabel('New password again').fill(password);
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await expect(page.getByRole('alert')).toHaveText(message);
+  };
+  await attempt('1qaz2wsx3edc', 'That password is one of the most common ones: choose another.');
+  await attempt(`${account.email.split('@')[0]}-plus`, 'The password must not contain the email address.');
+  await attempt('my billie passphrase', 'The password must not contain billie, supervisor or dashboard.');
+  // The CLI applies the same rules.
+  expect(() => addUser(`commons2.${tag().toLowerCase()}@billie.example`, '123qweasdzxc')).toThrow();
+});
+
+test('wrong current passwords on the account page are throttled and audited', async ({ browser }) => {
+  const account = { email: `guessed.${tag().toLowerCase()}@billie.example`, password: 'the-real-password-here' };
+  addUser(account.email, account.password);
+  const context = await browser.newContext({ extraHTTPHeaders: { 'X-Forwarded-For': `192.0.2.${Date.now() % 250}` } });
+  const page = await context.newPage();
+  await signInAs(page, account, '/account');
+  for (let i = 0; i < 5; i++) {
+    await page.getByLabel('Current password').fill(`guess number ${i}`);
+    await page.getByLabel('New password (12 to 128 characters)').fill('a-new-password-to-set');
+    await page.getByLabel('New password again').fill('a-new-password-to-set');
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await expect(page.getByRole('alert')).toHaveText('The current password is not right.');
+  }
+  await page.getByLabel('Current password').fill(account.password);
+  await page.getByRole('button', { name: 'Change password' }).click();
+  await expect(page.getByRole('alert')).toHaveText(/^Too many wrong passwords: try again in \d+ minutes?\.$/);
+  const admin = await (await browser.newContext()).newPage();
+  await signInAs(admin, ADMIN, '/admin/audit');
+  await expect(admin.locator('tr', { hasText: account.email }).filter({ hasText: 'self.password.failure' }).first()).toBeVisible();
+  await context.close();
 });
 
 test('the header shows admins their admin pages', async ({ page }) => {

@@ -76,6 +76,29 @@ pub struct UserView {
     pub name: Option<String>,
     pub disabled: bool,
     pub created_ms: i64,
+    /// Two-step sign-in is on.
+    pub mfa: bool,
+}
+
+/// The caller's two-step sign-in, as `/account` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MfaStatus {
+    pub enrolled: bool,
+    /// The caller's role must sign in with two steps.
+    pub required: bool,
+    pub recovery_left: usize,
+    /// An enrolment under way: what to scan or type into the app.
+    pub pending: Option<MfaEnrolment>,
+    /// Recovery codes just made, shown this once.
+    pub fresh_codes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MfaEnrolment {
+    /// The QR code, an SVG drawn on the server.
+    pub svg: String,
+    /// The secret, in groups of four, for typing in.
+    pub secret: String,
 }
 
 /// One audit-log entry.
@@ -141,40 +164,58 @@ pub async fn change_password(
     new_password: String,
     repeat: String,
 ) -> Result<(), ServerFnError> {
-    use crate::server::auth::{audit_entry, client_address, end_sessions, password};
-    use crate::server::store::check_password;
+    use crate::server::auth::throttle::{Verdict, minutes};
+    use crate::server::auth::{audit_entry, client_address, end_sessions, password, policy};
+    use crate::server::errors;
     let (state, user) = crate::server::auth::require_user().await?;
     if new_password != repeat {
         return Err(ServerFnError::new("the new passwords do not match"));
     }
-    check_password(&new_password).map_err(ServerFnError::new)?;
-    if state.auth.production && new_password == crate::server::config::DEMO_PASSWORD {
-        return Err(ServerFnError::new(
-            "the demo password cannot be used in production",
-        ));
+    policy::check_new_password(&new_password, &user.email, state.auth.production)
+        .map_err(errors::user)?;
+    // The current password is guessed no faster here than at sign-in: the same counts.
+    let address = client_address().await;
+    let mut redis = state.redis.clone();
+    let throttle = &state.auth.throttle;
+    match throttle.attempt(&mut redis, &user.email, address).await {
+        Ok(Verdict::Allowed) => {}
+        Ok(Verdict::Refused { wait, first }) => {
+            if first {
+                let entry =
+                    audit_entry(Some(&user.email), "self.password.throttled", None, address);
+                state.store.audit(entry).await;
+            }
+            return Err(ServerFnError::new(format!(
+                "too many wrong passwords: try again in {}",
+                minutes(wait)
+            )));
+        }
+        Err(e) => return Err(errors::internal(e)),
     }
     let stored = state
         .store
         .user_by_id(&user.id)
         .await
-        .map_err(crate::server::errors::store)?
+        .map_err(errors::store)?
         .ok_or_else(|| ServerFnError::new("no such user"))?;
     let ok = password::verify(current, Some(stored.password_hash))
         .await
-        .map_err(crate::server::errors::auth)?;
+        .map_err(errors::auth)?;
     if !ok {
+        let entry = audit_entry(Some(&user.email), "self.password.failure", None, address);
+        state.store.audit(entry).await;
         return Err(ServerFnError::new("the current password is not right"));
     }
-    let hash = password::hash(new_password)
-        .await
-        .map_err(crate::server::errors::auth)?;
+    if let Err(e) = throttle.succeeded(&mut redis, &user.email, address).await {
+        tracing::warn!(error = %e, "failure count not cleared");
+    }
+    let hash = password::hash(new_password).await.map_err(errors::auth)?;
     state
         .store
         .set_user_password(&user.id, &hash)
         .await
-        .map_err(crate::server::errors::user)?;
+        .map_err(errors::user)?;
     end_sessions(&state, &user.id).await;
-    let address = client_address().await;
     state
         .store
         .audit(audit_entry(
@@ -205,6 +246,7 @@ pub async fn list_users() -> Result<Vec<UserView>, ServerFnError> {
             role: u.role.as_str().to_owned(),
             disabled: u.disabled,
             created_ms: u.created_at.timestamp_millis(),
+            mfa: u.mfa.is_some(),
         })
         .collect())
 }
@@ -217,16 +259,12 @@ pub async fn create_user(
     password: String,
 ) -> Result<(), ServerFnError> {
     use crate::server::auth::{audit_entry, client_address};
-    use crate::server::store::{NewUser, Role, check_password, normalise_email};
+    use crate::server::store::{NewUser, Role, normalise_email};
     let (state, admin) = crate::server::auth::require_admin().await?;
     let email = normalise_email(&email).map_err(ServerFnError::new)?;
     let role = Role::parse(&role).map_err(ServerFnError::new)?;
-    check_password(&password).map_err(ServerFnError::new)?;
-    if state.auth.production && password == crate::server::config::DEMO_PASSWORD {
-        return Err(ServerFnError::new(
-            "the demo password cannot be used in production",
-        ));
-    }
+    crate::server::auth::policy::check_new_password(&password, &email, state.auth.production)
+        .map_err(crate::server::errors::user)?;
     let password_hash = crate::server::auth::password::hash(password)
         .await
         .map_err(crate::server::errors::auth)?;
@@ -296,6 +334,9 @@ pub async fn set_user_role(id: String, role: String) -> Result<(), ServerFnError
         .set_user_role(&id, role)
         .await
         .map_err(crate::server::errors::user)?;
+    // Its open pages load again, as the new role sees them.
+    let changed = crate::server::auth::session::Ended::Changed(id.clone());
+    crate::server::feed::kick(&state, &changed).await;
     let mut entry = audit_entry(
         Some(&admin.email),
         "user.role",
@@ -311,14 +352,19 @@ pub async fn set_user_role(id: String, role: String) -> Result<(), ServerFnError
 #[server(endpoint = "admin/users/password")]
 pub async fn reset_user_password(id: String, password: String) -> Result<(), ServerFnError> {
     use crate::server::auth::{audit_entry, client_address, end_sessions};
-    use crate::server::store::check_password;
     let (state, admin) = crate::server::auth::require_admin().await?;
-    check_password(&password).map_err(ServerFnError::new)?;
-    if state.auth.production && password == crate::server::config::DEMO_PASSWORD {
-        return Err(ServerFnError::new(
-            "the demo password cannot be used in production",
-        ));
-    }
+    let account = state
+        .store
+        .user_by_id(&id)
+        .await
+        .map_err(crate::server::errors::store)?
+        .ok_or_else(|| ServerFnError::new("no such user"))?;
+    crate::server::auth::policy::check_new_password(
+        &password,
+        &account.email,
+        state.auth.production,
+    )
+    .map_err(crate::server::errors::user)?;
     let hash = crate::server::auth::password::hash(password)
         .await
         .map_err(crate::server::errors::auth)?;
@@ -338,6 +384,65 @@ pub async fn reset_user_password(id: String, password: String) -> Result<(), Ser
             address,
         ))
         .await;
+    Ok(())
+}
+
+/// The caller's two-step sign-in. Recovery codes just made are handed over once.
+#[server(endpoint = "account/mfa")]
+pub async fn get_mfa() -> Result<MfaStatus, ServerFnError> {
+    use crate::server::auth::{Session, mfa};
+    use crate::server::errors;
+    let (state, user) = crate::server::auth::require_user().await?;
+    let doc = state
+        .store
+        .user_by_id(&user.id)
+        .await
+        .map_err(errors::store)?
+        .ok_or_else(|| ServerFnError::new("no such user"))?;
+    let session = leptos_axum::extract::<Session>().await?;
+    let fresh_codes = session
+        .session
+        .remove::<Vec<String>>(mfa::FRESH_CODES)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let pending = doc
+        .mfa_pending
+        .as_deref()
+        .and_then(|secret| mfa::enrolment(secret, &doc.email))
+        .map(|e| MfaEnrolment {
+            svg: e.svg,
+            secret: e.secret,
+        });
+    Ok(MfaStatus {
+        enrolled: doc.mfa.is_some(),
+        required: state.auth.mfa_required(doc.role),
+        recovery_left: doc.mfa.map_or(0, |m| m.recovery.len()),
+        pending,
+        fresh_codes,
+    })
+}
+
+/// Turns an account's two-step sign-in off (a lost phone and no recovery codes left):
+/// its sessions end, and it enrols again at its next sign-in if its role requires it.
+#[server(endpoint = "admin/users/mfa-reset")]
+pub async fn reset_user_mfa(id: String) -> Result<(), ServerFnError> {
+    use crate::server::auth::{audit_entry, client_address, end_sessions};
+    let (state, admin) = crate::server::auth::require_admin().await?;
+    let user = state
+        .store
+        .reset_mfa(&id)
+        .await
+        .map_err(crate::server::errors::user)?;
+    end_sessions(&state, &id).await;
+    let entry = audit_entry(
+        Some(&admin.email),
+        "user.mfa_reset",
+        Some(&user.email),
+        client_address().await,
+    );
+    state.store.audit(entry).await;
     Ok(())
 }
 

@@ -137,6 +137,10 @@ pub enum FeedFrame {
 /// sign-in page rather than reconnecting.
 pub const SIGNED_OUT: u16 = 4001;
 
+/// Close code of a live-feed socket whose session changed (its role): the browser loads
+/// the page again, as the session now sees it.
+pub const SESSION_CHANGED: u16 = 4002;
+
 /// What a browser tells the live feed, as JSON text: which conversation it shows, whose
 /// changes it wants with their new messages (`None`: none). Other conversations' changes
 /// come as their summaries alone, which is all a list shows.

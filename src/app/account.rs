@@ -1,21 +1,28 @@
-//! `/account`: the signed-in user's own profile (name and avatar) and password.
+//! `/account`: the signed-in user's own profile (name and avatar), password and
+//! two-step sign-in. The two-step section is plain forms rendered on the server (its
+//! QR code is drawn there), passed into the page's island as children.
 
 use leptos::prelude::*;
 use leptos::server::ServerAction;
 
 use super::header::{Header, ProfileChanged};
 use super::live::LiveFeed;
-use crate::api::{ChangePassword, UpdateProfile, whoami};
+use crate::api::{ChangePassword, MfaStatus, UpdateProfile, get_mfa, whoami};
 
 /// The route: what the avatar upload (a plain form post) came back with is in the URL.
 #[component]
 pub fn AccountRoute() -> impl IntoView {
-    let [saved, error] = super::query_params(["saved", "error"]);
-    view! { <AccountPage saved error /> }
+    let [saved, error, mfa] = super::query_params(["saved", "error", "mfa"]);
+    let (mfa_saved, mfa_error) = (saved.clone(), error.clone());
+    view! {
+        <AccountPage saved error>
+            <MfaSection saved=mfa_saved error=mfa_error required=mfa.is_some() />
+        </AccountPage>
+    }
 }
 
 #[island(lazy)]
-fn AccountPage(saved: Option<String>, error: Option<String>) -> impl IntoView {
+fn AccountPage(saved: Option<String>, error: Option<String>, children: Children) -> impl IntoView {
     super::page_context();
     let profile = ServerAction::<UpdateProfile>::new();
     let password = ServerAction::<ChangePassword>::new();
@@ -40,6 +47,9 @@ fn AccountPage(saved: Option<String>, error: Option<String>) -> impl IntoView {
                     Some(("error", "That image is wider or taller than 2048 pixels."))
                 }
                 (_, Some("avatar-missing")) => Some(("error", "Choose an image first.")),
+                // The two-step section says its own.
+                (Some(saved), _) if saved.starts_with("mfa") => None,
+                (_, Some(error)) if error.starts_with("mfa") => None,
                 (_, Some(_)) => Some(("error", "That did not work. Try again shortly.")),
                 _ => None,
             },
@@ -155,8 +165,115 @@ fn AccountPage(saved: Option<String>, error: Option<String>) -> impl IntoView {
                 </ActionForm>
                 {move || outcome(password.value().get(), "Password changed.")}
             </section>
+            {children()}
         </main>
     }
+}
+
+/// Two-step sign-in: set it up (a QR code and the key as text, then a code to confirm),
+/// see the recovery codes once, or turn it off where the role allows.
+#[component]
+fn MfaSection(saved: Option<String>, error: Option<String>, required: bool) -> impl IntoView {
+    let status = Resource::new(|| (), |_| get_mfa());
+    let message = match (saved.as_deref(), error.as_deref()) {
+        (Some("mfa-off"), _) => Some(("notice", "Two-step sign-in is off.")),
+        (_, Some("mfa-code")) => Some(("error", "That code is not right. Try the current one.")),
+        (_, Some("mfa-throttled")) => Some(("error", "Too many wrong codes. Try again later.")),
+        (_, Some("mfa-required")) => {
+            Some(("error", "Your role needs two-step sign-in: it stays on."))
+        }
+        (_, Some("mfa-not-started")) => Some(("error", "Start the set-up again.")),
+        (_, Some("mfa-password")) => Some(("error", "That password is not right.")),
+        (_, Some("unavailable")) => Some(("error", "That did not work. Try again shortly.")),
+        _ => None,
+    };
+    view! {
+        <section class="panel" id="two-step" aria-labelledby="two-step-heading">
+            <h2 id="two-step-heading">"Two-step sign-in"</h2>
+            {required
+                .then(|| {
+                    view! {
+                        <p class="error" role="alert">
+                            "Your role needs two-step sign-in. Set it up to go on."
+                        </p>
+                    }
+                })}
+            {message.map(|(class, text)| view! { <p class=class role="status">{text}</p> })}
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || status.get().map(|s| s.map(mfa_view))}
+            </Suspense>
+        </section>
+    }
+}
+
+fn mfa_view(status: MfaStatus) -> AnyView {
+    if !status.fresh_codes.is_empty() {
+        return view! {
+            <p class="notice" role="status">"Two-step sign-in is on."</p>
+            <p>
+                "Keep these recovery codes somewhere safe. Each signs you in once if you lose your phone. They are shown only now."
+            </p>
+            <ul class="recovery-codes" data-testid="recovery-codes">
+                {status.fresh_codes.into_iter().map(|c| view! { <li><code>{c}</code></li> }).collect::<Vec<_>>()}
+            </ul>
+        }
+        .into_any();
+    }
+    if status.enrolled {
+        let left = format!("On, with {} recovery codes left.", status.recovery_left);
+        return view! {
+            <p data-testid="mfa-state">{left}</p>
+            {(!status.required)
+                .then(|| {
+                    view! {
+                        <form class="form" method="post" action="/account/mfa/disable">
+                            <label for="mfa-off-code">"Code from your app, to turn it off"</label>
+                            <input id="mfa-off-code" name="code" inputmode="numeric" autocomplete="one-time-code" maxlength="32" required />
+                            <button type="submit">"Turn off two-step sign-in"</button>
+                        </form>
+                    }
+                })}
+        }
+        .into_any();
+    }
+    if let Some(pending) = status.pending {
+        return view! {
+            <ol class="steps">
+                <li>
+                    "Scan this code with an authenticator app (such as 1Password, Google Authenticator or Aegis):"
+                    <div class="qr" role="img" aria-label="QR code for your authenticator app" inner_html=pending.svg></div>
+                    "Or type this key into it: "
+                    <code data-testid="mfa-secret">{pending.secret}</code>
+                </li>
+                <li>
+                    <form class="form" method="post" action="/account/mfa/confirm">
+                        <label for="mfa-code">"The 6-digit code it shows"</label>
+                        <input id="mfa-code" name="code" inputmode="numeric" autocomplete="one-time-code" maxlength="32" required />
+                        <button type="submit">"Turn on two-step sign-in"</button>
+                    </form>
+                </li>
+            </ol>
+        }
+        .into_any();
+    }
+    view! {
+        <p data-testid="mfa-state">
+            "Off. With it on, signing in also asks for a code from an app on your phone."
+        </p>
+        <form class="form" method="post" action="/account/mfa/start">
+            <label for="mfa-password">"Your password, to set it up"</label>
+            <input
+                id="mfa-password"
+                name="password"
+                type="password"
+                autocomplete="current-password"
+                maxlength="128"
+                required
+            />
+            <button type="submit">"Set up two-step sign-in"</button>
+        </form>
+    }
+    .into_any()
 }
 
 /// What a form's action came to, said to the user.

@@ -8,8 +8,8 @@ use super::account::outcome;
 use super::format;
 use super::header::Header;
 use crate::api::{
-    AuditPage as AuditPageData, AuditView, CreateUser, ResetUserPassword, SetUserDisabled,
-    SetUserRole, UserView, audit_log, list_users,
+    AuditPage as AuditPageData, AuditView, CreateUser, ResetUserMfa, ResetUserPassword,
+    SetUserDisabled, SetUserRole, UserView, audit_log, list_users,
 };
 
 #[island(lazy)]
@@ -19,6 +19,7 @@ pub fn UsersPage() -> impl IntoView {
     let disable = ServerAction::<SetUserDisabled>::new();
     let role = ServerAction::<SetUserRole>::new();
     let reset = ServerAction::<ResetUserPassword>::new();
+    let mfa = ServerAction::<ResetUserMfa>::new();
     let users = Resource::new(
         move || {
             (
@@ -26,6 +27,7 @@ pub fn UsersPage() -> impl IntoView {
                 disable.version().get(),
                 role.version().get(),
                 reset.version().get(),
+                mfa.version().get(),
             )
         },
         |_| list_users(),
@@ -61,6 +63,9 @@ pub fn UsersPage() -> impl IntoView {
             {move || outcome(disable.value().get(), "Saved.")}
             {move || outcome(role.value().get(), "Role changed.")}
             {move || outcome(reset.value().get(), "Password reset; their sessions have ended.")}
+            {move || {
+                outcome(mfa.value().get(), "Two-step sign-in reset; their sessions have ended.")
+            }}
             <Transition fallback=|| view! { <p class="muted">"Loading users…"</p> }>
                 {move || {
                     users
@@ -76,12 +81,13 @@ pub fn UsersPage() -> impl IntoView {
                                                 <th scope="col">"Role"</th>
                                                 <th scope="col">"Status"</th>
                                                 <th scope="col">"New password"</th>
+                                                <th scope="col">"Two-step"</th>
                                             </tr>
                                         </thead>
                                         <tbody>
                                             {list
                                                 .into_iter()
-                                                .map(|u| view! { <UserRow user=u disable role reset /> })
+                                                .map(|u| view! { <UserRow user=u disable role reset mfa /> })
                                                 .collect::<Vec<_>>()}
                                         </tbody>
                                     </table>
@@ -110,6 +116,7 @@ fn UserRow(
     disable: ServerAction<SetUserDisabled>,
     role: ServerAction<SetUserRole>,
     reset: ServerAction<ResetUserPassword>,
+    mfa: ServerAction<ResetUserMfa>,
 ) -> impl IntoView {
     let u = user;
     let role_id = format!("role-{}", u.id);
@@ -124,7 +131,9 @@ fn UserRow(
     } else {
         "admin"
     };
-    let (id_role, id_disable, id_reset) = (u.id.clone(), u.id.clone(), u.id.clone());
+    let (id_role, id_disable, id_reset, id_mfa) =
+        (u.id.clone(), u.id.clone(), u.id.clone(), u.id.clone());
+    let mfa_on = u.mfa;
     let reset_label = format!("New password for {}", u.email);
     let (email, email_attr) = (u.email.clone(), u.email.clone());
     let name = u.name.clone().unwrap_or_default();
@@ -169,6 +178,20 @@ fn UserRow(
                     />
                     <button type="submit">"Reset"</button>
                 </ActionForm>
+            </td>
+            <td>
+                {if mfa_on {
+                    view! {
+                        <ActionForm action=mfa attr:class="form row">
+                            <input type="hidden" name="id" value=id_mfa />
+                            <span>"On"</span>
+                            <button type="submit">"Reset two-step"</button>
+                        </ActionForm>
+                    }
+                        .into_any()
+                } else {
+                    view! { <span class="muted">"Off"</span> }.into_any()
+                }}
             </td>
         </tr>
     }

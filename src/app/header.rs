@@ -109,7 +109,13 @@ pub fn Header() -> impl IntoView {
                         })
                 }}
             </Transition>
-            <form method="post" action="/logout" class="logout">
+            // Signing out closes this page's live feed too: expected, not news.
+            <form
+                method="post"
+                action="/logout"
+                class="logout"
+                on:submit=move |_| feed.expect_sign_out(true)
+            >
                 <button type="submit">"Sign out"</button>
             </form>
         </header>

@@ -188,7 +188,7 @@ mod browser {
     use leptos::prelude::{GetUntracked, GetValue, Set, SetValue};
 
     use super::{LiveFeed, LiveState};
-    use crate::api::{FeedFrame, SIGNED_OUT};
+    use crate::api::{FeedFrame, SESSION_CHANGED, SIGNED_OUT};
     use crate::backoff::Backoff;
 
     fn url() -> Option<String> {
@@ -246,6 +246,15 @@ mod browser {
                             {
                                 return true;
                             }
+                            Err(WebSocketError::ConnectionClose(close))
+                                if close.code == SESSION_CHANGED =>
+                            {
+                                // Another role: the page is loaded again as it now sees it.
+                                if let Some(window) = web_sys::window() {
+                                    let _ = window.location().reload();
+                                }
+                                return false;
+                            }
                             Err(_) => break,
                         };
                         let Message::Text(text) = message else {
@@ -270,7 +279,7 @@ mod browser {
                 };
                 feed.requests.set_value(None);
                 if signed_out {
-                    // The account was disabled or its password changed.
+                    // Signed out, expired, or the account disabled or given a new password.
                     if !feed.expected_sign_out.get_value()
                         && let Some(window) = web_sys::window()
                     {

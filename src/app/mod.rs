@@ -65,6 +65,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=NotFound>
                 <Route path=path!("/login") view=login::LoginPage />
+                <Route path=path!("/login/mfa") view=login::MfaPage />
                 <Route path=path!("/") view=|| view! { <Redirect path="/conversations" /> } />
                 // In order: each part is sent once its data is there, so the page is
                 // complete HTML (readable without JavaScript) rather than placeholders

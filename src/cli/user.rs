@@ -1,18 +1,29 @@
 //! `billie-dashboard user add`: creates an account, reading the password from stdin so it
-//! never appears in the shell history or the process list.
+//! never appears in the shell history or the process list. `user reset-mfa` turns an
+//! account's two-step sign-in off (a lost phone), for when no admin can sign in.
 
 use std::io::{BufRead, IsTerminal, Write};
 
 use clap::{Args, Subcommand};
 
-use crate::server::auth::password;
+use crate::server::auth::{password, policy};
 use crate::server::config::Settings;
-use crate::server::store::{NewUser, Role, Store, UserError, check_password, normalise_email};
+use crate::server::store::{NewUser, Role, Store, UserError, normalise_email};
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
     /// Create an account; the password is read from stdin (one line).
     Add(AddArgs),
+    /// Turn an account's two-step sign-in off; it enrols again if its role requires it.
+    ResetMfa(ResetMfaArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ResetMfaArgs {
+    #[arg(long)]
+    email: String,
+    #[command(flatten)]
+    settings: Settings,
 }
 
 #[derive(Debug, Args)]
@@ -32,17 +43,46 @@ pub struct AddArgs {
 pub async fn run(command: UserCommand) -> Result<(), String> {
     match command {
         UserCommand::Add(args) => add(args).await.map_err(|e| e.to_string()),
+        UserCommand::ResetMfa(args) => reset_mfa(args).await.map_err(|e| e.to_string()),
     }
+}
+
+async fn reset_mfa(args: ResetMfaArgs) -> Result<(), UserError> {
+    let email = normalise_email(&args.email)?;
+    let store = Store::connect(&args.settings.database_uri).await?;
+    let reset = async {
+        let user = store
+            .user_by_email(&email)
+            .await?
+            .ok_or(UserError::NotFound)?;
+        let user = store.reset_mfa(&user.id.to_hex()).await?;
+        store
+            .audit(crate::server::auth::audit_entry(
+                None,
+                "user.mfa_reset",
+                Some(&user.email),
+                None,
+            ))
+            .await;
+        // Its sessions end; open pages find out within a minute (they re-check).
+        crate::server::store::MongoSessionStore::new(&store)
+            .end_sessions_of(&user.id.to_hex())
+            .await
+            .map_err(crate::server::store::StoreError::from)?;
+        Ok::<_, UserError>(user)
+    }
+    .await;
+    store.close().await;
+    let user = reset?;
+    println!("two-step sign-in reset for {}", user.email);
+    Ok(())
 }
 
 async fn add(args: AddArgs) -> Result<(), UserError> {
     let email = normalise_email(&args.email)?;
     let role = Role::parse(&args.role)?;
     let password = read_password()?;
-    check_password(&password)?;
-    if args.settings.production && password == crate::server::config::DEMO_PASSWORD {
-        return Err(UserError::DemoPassword);
-    }
+    policy::check_new_password(&password, &email, args.settings.production)?;
     let password_hash = password::hash(password)
         .await
         .map_err(|e| UserError::Hash(e.to_string()))?;

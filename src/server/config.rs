@@ -58,9 +58,6 @@ pub struct Settings {
     pub production: bool,
 }
 
-/// The password `scripts/run` gives its demo supervisor; refused in production.
-pub const DEMO_PASSWORD: &str = "watch-the-chats-live";
-
 impl Settings {
     pub fn limits(&self) -> Limits {
         Limits {
@@ -129,6 +126,10 @@ pub struct ServeSettings {
     #[arg(long, env = "SESSION_IDLE_MINUTES", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
     pub session_idle_minutes: u32,
 
+    /// Overrides SESSION_IDLE_MINUTES in seconds (tests and demos of expiry).
+    #[arg(long, env = "SESSION_IDLE_SECS", value_parser = clap::value_parser!(u64).range(2..))]
+    pub session_idle_secs: Option<u64>,
+
     /// A session ends this many hours after sign-in, however active.
     #[arg(long, env = "SESSION_MAX_HOURS", default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..))]
     pub session_max_hours: u32,
@@ -152,6 +153,12 @@ pub struct ServeSettings {
     #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',', value_parser = crate::server::auth::address::parse_net)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
 
+    /// Who must sign in with two steps (TOTP), enrolling on their account page before
+    /// they can use anything else: `none`, `admins` or `everyone`. Defaults to `admins`
+    /// with PRODUCTION, `none` without.
+    #[arg(long, env = "MFA_REQUIRED", value_enum)]
+    pub mfa_required: Option<MfaRequired>,
+
     /// With ADMIN_PASSWORD: the first admin, created at start if no active admin exists.
     #[arg(long, env = "ADMIN_EMAIL")]
     pub admin_email: Option<String>,
@@ -161,6 +168,14 @@ pub struct ServeSettings {
 }
 
 impl ServeSettings {
+    /// How long a session lives without a request.
+    pub fn session_idle(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(
+            self.session_idle_secs
+                .unwrap_or(u64::from(self.session_idle_minutes) * 60),
+        )
+    }
+
     pub fn consumer_name(&self) -> String {
         self.ledger_consumer.clone().unwrap_or_else(|| {
             hostname::get()
@@ -169,6 +184,14 @@ impl ServeSettings {
                 .unwrap_or_else(|| "dashboard".to_owned())
         })
     }
+}
+
+/// Whose accounts must sign in with two steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MfaRequired {
+    None,
+    Admins,
+    Everyone,
 }
 
 /// A setting that cannot work, said so before anything starts.

@@ -22,11 +22,11 @@ use crate::api::{ConversationFilter, StatusCounts};
 use crate::app::{App, shell};
 use crate::server::account;
 use crate::server::auth::{
-    self, AuthSettings, Backend,
+    self, AuthSettings, Backend, DigestKey,
     address::{self, TrustedProxies},
     throttle::Throttle,
 };
-use crate::server::config::{ConfigError, ServeSettings, Settings};
+use crate::server::config::{ConfigError, MfaRequired, ServeSettings, Settings};
 use crate::server::feed::{self, Hub, Publisher};
 use crate::server::headers::{self, HeaderSettings};
 use crate::server::ingest::{self, Consumer, ConsumerConfig, IngestError};
@@ -143,6 +143,7 @@ pub async fn serve(settings: ServeSettings) -> Result<(), ServeError> {
         None
     };
 
+    let session_key = session_key(&settings)?;
     let state = AppState {
         leptos_options: leptos_options.clone(),
         store: store.clone(),
@@ -157,6 +158,8 @@ pub async fn serve(settings: ServeSettings) -> Result<(), ServeError> {
         auth: Arc::new(AuthSettings {
             production: settings.common.production,
             max_session: Duration::from_secs(u64::from(settings.session_max_hours) * 3600),
+            idle: settings.session_idle(),
+            digests: DigestKey::derived(session_key.master()),
             throttle: Throttle::new(
                 &settings.common.ledger_stream,
                 settings.login_max_failures,
@@ -164,10 +167,17 @@ pub async fn serve(settings: ServeSettings) -> Result<(), ServeError> {
                 Duration::from_secs(u64::from(settings.login_failure_window_minutes) * 60),
             ),
             sessions: MongoSessionStore::new(&store),
+            mfa_required: settings
+                .mfa_required
+                .unwrap_or(if settings.common.production {
+                    MfaRequired::Admins
+                } else {
+                    MfaRequired::None
+                }),
         }),
         counts: Arc::default(),
     };
-    let app = router(state, &settings)?;
+    let app = router(state, &settings, session_key);
 
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -296,35 +306,43 @@ pub async fn ingest_only(settings: ServeSettings) -> Result<(), ServeError> {
     Ok(())
 }
 
-fn router(state: AppState, settings: &ServeSettings) -> Result<Router, ServeError> {
-    let key = match &settings.session_secret {
-        Some(secret) if secret.len() >= 32 => Key::derive_from(secret.as_bytes()),
-        Some(secret) => return Err(ConfigError::ShortSessionSecret(secret.len()).into()),
+/// The key signing session cookies, from SESSION_SECRET (random without it).
+fn session_key(settings: &ServeSettings) -> Result<Key, ConfigError> {
+    match &settings.session_secret {
+        Some(secret) if secret.len() >= 32 => Ok(Key::derive_from(secret.as_bytes())),
+        Some(secret) => Err(ConfigError::ShortSessionSecret(secret.len())),
         None => {
             tracing::warn!("SESSION_SECRET is not set: sessions end when this process stops");
-            Key::generate()
+            Ok(Key::generate())
         }
-    };
+    }
+}
+
+fn router(state: AppState, settings: &ServeSettings, key: Key) -> Router {
+    let idle = time::Duration::try_from(settings.session_idle()).unwrap_or(time::Duration::MINUTE);
     let sessions = SessionManagerLayer::new(MongoSessionStore::new(&state.store))
-        .with_name("billie_session")
+        .with_name(auth::session::cookie_name(settings.secure_cookies))
         .with_secure(settings.secure_cookies)
         .with_same_site(SameSite::Lax)
         .with_http_only(true)
-        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(i64::from(
-            settings.session_idle_minutes,
-        ))))
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(idle))
         .with_signed(key);
-    let auth_layer =
-        AuthManagerLayerBuilder::new(Backend::new(state.store.clone()), sessions).build();
+    let backend = Backend::new(state.store.clone(), state.auth.digests.clone());
+    let auth_layer = AuthManagerLayerBuilder::new(backend, sessions).build();
 
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
-    let app = Router::new()
+    Router::new()
         .route("/healthz", get(metrics::healthz))
         .route("/readyz", get(metrics::readyz))
         .route("/metrics", get(metrics::metrics))
         .route("/login", post(auth::login))
         .route("/logout", post(auth::logout))
+        .route("/login/mfa", post(auth::mfa::second_step))
+        .route("/account/mfa/start", post(auth::mfa::begin))
+        .route("/account/mfa/confirm", post(auth::mfa::confirm))
+        .route("/account/mfa/disable", post(auth::mfa::disable))
         .route("/ws", get(feed::websocket))
         .route("/account/avatar", post(account::upload_avatar))
         .route("/avatars/{id}", get(account::avatar))
@@ -351,8 +369,7 @@ fn router(state: AppState, settings: &ServeSettings) -> Result<Router, ServeErro
             },
             headers::security_headers,
         ))
-        .with_state(state);
-    Ok(app)
+        .with_state(state)
 }
 
 /// Refuses settings a production deployment must not run with.
@@ -366,7 +383,11 @@ fn check_production(settings: &ServeSettings) -> Result<(), ConfigError> {
     if settings.session_secret.is_none() {
         return Err(ConfigError::Production("SESSION_SECRET must be set"));
     }
-    if settings.admin_password.as_deref() == Some(crate::server::config::DEMO_PASSWORD) {
+    if settings
+        .admin_password
+        .as_deref()
+        .is_some_and(|p| auth::policy::is_refused_demo(p, true))
+    {
         return Err(ConfigError::Production(
             "ADMIN_PASSWORD cannot be the demo password",
         ));
@@ -377,7 +398,7 @@ fn check_production(settings: &ServeSettings) -> Result<(), ConfigError> {
 /// Creates the first admin from ADMIN_EMAIL and ADMIN_PASSWORD when no active admin
 /// exists; an existing account is left alone.
 async fn bootstrap_admin(store: &Store, settings: &ServeSettings) -> Result<(), ServeError> {
-    use crate::server::store::{NewUser, Role, check_password, normalise_email};
+    use crate::server::store::{NewUser, Role, normalise_email};
     let (email, password) = match (&settings.admin_email, &settings.admin_password) {
         (Some(email), Some(password)) => (email, password),
         (None, None) => return Ok(()),
@@ -388,7 +409,7 @@ async fn bootstrap_admin(store: &Store, settings: &ServeSettings) -> Result<(), 
     }
     let bad = |e: crate::server::store::UserError| ServeError::Admin(e.to_string());
     let email = normalise_email(email).map_err(bad)?;
-    check_password(password).map_err(bad)?;
+    auth::policy::check_new_password(password, &email, settings.common.production).map_err(bad)?;
     let password_hash = auth::password::hash(password.clone())
         .await
         .map_err(|e| ServeError::Admin(e.to_string()))?;

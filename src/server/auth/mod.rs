@@ -5,8 +5,11 @@
 //! [`require_user`] and [`require_admin`] do the same for server functions.
 
 pub mod address;
+pub mod mfa;
 pub mod origin;
 pub mod password;
+pub mod policy;
+pub mod session;
 pub mod throttle;
 
 use std::net::IpAddr;
@@ -24,7 +27,7 @@ use leptos::prelude::ServerFnError;
 use mongodb::bson;
 use serde::Deserialize;
 
-use crate::server::config::DEMO_PASSWORD;
+use crate::server::config::MfaRequired;
 use crate::server::startup::AppState;
 use crate::server::store::{AuditEntry, MongoSessionStore, Role, Store, StoreError, UserDoc};
 use address::ClientAddress;
@@ -38,7 +41,10 @@ pub struct User {
     pub role: Role,
     pub name: Option<String>,
     pub avatar_version: i64,
-    password_hash: String,
+    /// Two-step sign-in is on.
+    pub mfa: bool,
+    /// A keyed digest of the password hash (see [`Backend`]), which sessions are bound to.
+    session_digest: Vec<u8>,
 }
 
 impl std::fmt::Debug for User {
@@ -51,16 +57,68 @@ impl std::fmt::Debug for User {
     }
 }
 
-impl From<UserDoc> for User {
-    fn from(doc: UserDoc) -> Self {
+impl User {
+    fn new(doc: UserDoc, key: &DigestKey) -> Self {
         Self {
+            session_digest: key.digest(doc.password_hash.as_bytes()),
+            mfa: doc.mfa.is_some(),
             id: doc.id.to_hex(),
             name: doc.full_name(),
             email: doc.email,
             role: doc.role,
             avatar_version: doc.avatar_version,
-            password_hash: doc.password_hash,
         }
+    }
+
+    /// What the session is bound to: changes when the password does.
+    pub fn session_digest(&self) -> &[u8] {
+        &self.session_digest
+    }
+}
+
+/// The key of the digests kept in session records and sent between processes: derived
+/// from `SESSION_SECRET`, so every web process computes the same ones, and a stolen
+/// session record tells nothing about the password hash.
+#[derive(Clone)]
+pub struct DigestKey(std::sync::Arc<[u8]>);
+
+impl std::fmt::Debug for DigestKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DigestKey(..)")
+    }
+}
+
+impl DigestKey {
+    pub fn new(secret: &[u8]) -> Self {
+        Self(secret.into())
+    }
+
+    /// A key of its own for digests, derived from the session-cookie key `master` (so the
+    /// cookie-signing key is used for nothing else).
+    pub fn derived(master: &[u8]) -> Self {
+        Self::new(&Self::new(master).digest(b"billie.session-digests.v1"))
+    }
+
+    /// HMAC-SHA-256 of `data` under this key.
+    pub fn digest(&self, data: &[u8]) -> Vec<u8> {
+        use hmac::{Hmac, Mac};
+        // A key of any length is accepted by HMAC; this cannot fail.
+        match Hmac::<sha2::Sha256>::new_from_slice(&self.0) {
+            Ok(mut mac) => {
+                mac.update(data);
+                mac.finalize().into_bytes().to_vec()
+            }
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// [`Self::digest`] as 32 hex characters (128 bits), for tags sent as text.
+    pub fn tag(&self, data: &[u8]) -> String {
+        self.digest(data)
+            .iter()
+            .take(16)
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 }
 
@@ -71,9 +129,10 @@ impl AuthUser for User {
         self.id.clone()
     }
 
-    /// Sessions are bound to the password hash: a new password ends old sessions.
+    /// Sessions are bound to the password: a new password ends old sessions. The record
+    /// keeps a keyed digest, never the argon2 hash itself.
     fn session_auth_hash(&self) -> &[u8] {
-        self.password_hash.as_bytes()
+        &self.session_digest
     }
 }
 
@@ -86,11 +145,12 @@ pub struct Credentials {
 #[derive(Debug, Clone)]
 pub struct Backend {
     store: Store,
+    key: DigestKey,
 }
 
 impl Backend {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    pub fn new(store: Store, key: DigestKey) -> Self {
+        Self { store, key }
     }
 }
 
@@ -109,7 +169,7 @@ pub enum AuthError {
 const BUSY_RETRY_SECS: &str = "5";
 
 /// The answer to a sign-in refused because the password checks are all taken.
-fn busy() -> Response {
+pub(crate) fn busy() -> Response {
     (
         StatusCode::SERVICE_UNAVAILABLE,
         [(header::RETRY_AFTER, BUSY_RETRY_SECS)],
@@ -134,7 +194,9 @@ impl AuthnBackend for Backend {
         // does not tell which emails have accounts.
         let hash = user.as_ref().map(|u| u.password_hash.clone());
         let ok = password::verify(creds.password, hash).await?;
-        Ok(user.filter(|u| ok && !u.disabled).map(User::from))
+        Ok(user
+            .filter(|u| ok && !u.disabled)
+            .map(|u| User::new(u, &self.key)))
     }
 
     /// A disabled account is nobody: its sessions stop working at once.
@@ -144,7 +206,7 @@ impl AuthnBackend for Backend {
             .user_by_id(id)
             .await?
             .filter(|u| !u.disabled)
-            .map(User::from))
+            .map(|u| User::new(u, &self.key)))
     }
 }
 
@@ -156,15 +218,25 @@ pub struct AuthSettings {
     pub production: bool,
     /// Absolute session lifetime.
     pub max_session: Duration,
+    /// Session lifetime without a request.
+    pub idle: Duration,
+    /// Keys the session's password digest and the session tags sent between processes.
+    pub digests: DigestKey,
     pub throttle: Throttle,
     pub sessions: MongoSessionStore,
+    /// Who must sign in with two steps (MFA_REQUIRED).
+    pub mfa_required: MfaRequired,
 }
 
-/// Session key holding the sign-in time (epoch ms), for the absolute lifetime.
-const SIGNED_IN_AT: &str = "billie.signed_in_at";
-
-fn now_ms() -> i64 {
-    bson::DateTime::now().timestamp_millis()
+impl AuthSettings {
+    /// Whether accounts of `role` must sign in with two steps.
+    pub fn mfa_required(&self, role: Role) -> bool {
+        match self.mfa_required {
+            MfaRequired::None => false,
+            MfaRequired::Admins => role == Role::Admin,
+            MfaRequired::Everyone => true,
+        }
+    }
 }
 
 /// Paths anyone may fetch: the login page and form, static files, and the operations
@@ -172,8 +244,30 @@ fn now_ms() -> i64 {
 fn is_public(path: &str) -> bool {
     matches!(
         path,
-        "/login" | "/logout" | "/healthz" | "/readyz" | "/metrics" | "/favicon.svg"
+        "/login" | "/login/mfa" | "/logout" | "/healthz" | "/readyz" | "/metrics" | "/favicon.svg"
     ) || path.starts_with("/pkg/")
+}
+
+/// What an account that must enrol in two-step sign-in may still reach: its account
+/// page and what that page uses.
+fn enrolment_path(path: &str) -> bool {
+    is_public(path)
+        || matches!(path, "/account" | "/ws" | "/api/whoami")
+        || path.starts_with("/account/")
+        || path.starts_with("/api/account/")
+        || path.starts_with("/avatars/")
+}
+
+/// The answer elsewhere to an account that must enrol first.
+fn enrol_first(path: &str) -> Response {
+    if path.starts_with("/api/") {
+        return (
+            StatusCode::FORBIDDEN,
+            "set up two-step sign-in on your account page first",
+        )
+            .into_response();
+    }
+    Redirect::to("/account?mfa=required#two-step").into_response()
 }
 
 /// Pages and server functions only admins may use.
@@ -192,31 +286,17 @@ pub async fn guard(
 ) -> Response {
     let path = request.uri().path().to_owned();
     if session.user.is_some() {
-        let signed_in_at = session
-            .session
-            .get::<i64>(SIGNED_IN_AT)
-            .await
-            .ok()
-            .flatten()
-            .unwrap_or(0);
-        if past_lifetime(signed_in_at, now_ms(), state.auth.max_session)
-            && let Err(e) = session.logout().await
-        {
-            tracing::error!(error = %e, "could not end an expired session");
-        }
+        session::keep_alive(&mut session, state.auth.idle, state.auth.max_session).await;
     }
     match &session.user {
+        Some(user) if state.auth.mfa_required(user.role) && !user.mfa && !enrolment_path(&path) => {
+            enrol_first(&path)
+        }
         Some(user) if is_admin_only(&path) && user.role != Role::Admin => forbidden(&path),
         Some(_) => next.run(request).await,
         None if is_public(&path) => next.run(request).await,
         None => refuse_anonymous(&request),
     }
-}
-
-/// Whether a session signed in at `signed_in_at` (epoch ms; 0 if unknown) has outlived
-/// `max` at `now`.
-fn past_lifetime(signed_in_at: i64, now: i64, max: Duration) -> bool {
-    now.saturating_sub(signed_in_at) > max.as_millis() as i64
 }
 
 fn refuse_anonymous(request: &Request) -> Response {
@@ -312,8 +392,8 @@ pub fn audit_entry(
 
 /// The longest email address a mailbox can have (RFC 5321's path limit, less the brackets).
 pub const MAX_EMAIL_CHARS: usize = 254;
-/// The longest password accepted: far beyond any passphrase, short of costing the hash.
-pub const MAX_PASSWORD_CHARS: usize = 128;
+/// The longest password accepted (see [`policy`]).
+pub const MAX_PASSWORD_CHARS: usize = policy::MAX_CHARS;
 
 #[derive(Deserialize)]
 pub struct LoginForm {
@@ -368,7 +448,7 @@ pub async fn login(
             return back("unavailable");
         }
     }
-    let demo = state.auth.production && form.password == DEMO_PASSWORD;
+    let demo = policy::refused_at_sign_in(&form.password, state.auth.production);
     let creds = Credentials {
         email: email.clone(),
         password: form.password,
@@ -391,11 +471,19 @@ pub async fn login(
             return back("unavailable");
         }
     };
+    if user.mfa {
+        // The password is right; the sign-in waits for the second step.
+        return mfa::start(&mut session, &user, next).await;
+    }
     if let Err(e) = session.login(&user).await {
         tracing::error!(error = %e, "could not start a session");
         return back("unavailable");
     }
-    if let Err(e) = session.session.insert(SIGNED_IN_AT, now_ms()).await {
+    if let Err(e) = session
+        .session
+        .insert(session::SIGNED_IN_AT, session::now_ms())
+        .await
+    {
         tracing::error!(error = %e, "could not record the sign-in time");
         return back("unavailable");
     }
@@ -421,6 +509,10 @@ pub async fn logout(
     Extension(ClientAddress(client)): Extension<ClientAddress>,
     mut session: Session,
 ) -> Response {
+    let tag = session
+        .session
+        .id()
+        .map(|id| session::session_tag(&state.auth.digests, &id));
     match session.logout().await {
         Ok(Some(user)) => {
             state
@@ -431,6 +523,10 @@ pub async fn logout(
         Ok(None) => {}
         Err(e) => tracing::error!(error = %e, "logout failed"),
     }
+    // Its live feeds close on every web process.
+    if let Some(tag) = tag {
+        crate::server::feed::kick(&state, &session::Ended::Session(tag)).await;
+    }
     Redirect::to("/login").into_response()
 }
 
@@ -439,7 +535,7 @@ pub async fn end_sessions(state: &AppState, user_id: &str) {
     if let Err(e) = state.auth.sessions.end_sessions_of(user_id).await {
         tracing::error!(error = %e, "sessions not ended");
     }
-    crate::server::feed::kick(state, user_id).await;
+    crate::server::feed::kick(state, &session::Ended::User(user_id.to_owned())).await;
 }
 
 /// A redirect target after login must be a path on this site.
@@ -488,12 +584,15 @@ mod tests {
     }
 
     #[test]
-    fn sessions_end_at_their_absolute_lifetime() {
-        let hour = Duration::from_secs(3600);
-        let signed_in = 1_000_000_000_000;
-        assert!(!past_lifetime(signed_in, signed_in + 3_600_000, hour));
-        assert!(past_lifetime(signed_in, signed_in + 3_600_001, hour));
-        assert!(past_lifetime(0, signed_in, hour), "no sign-in time: ended");
+    fn sessions_keep_a_keyed_digest_of_the_password_hash() {
+        let hash = b"$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA";
+        let key = DigestKey::derived(b"a session secret of at least 32 bytes");
+        let digest = key.digest(hash);
+        assert_eq!(digest.len(), 32);
+        assert_eq!(digest, key.digest(hash), "the same on every process");
+        assert_ne!(digest, DigestKey::derived(b"another secret").digest(hash));
+        assert!(!digest.windows(8).any(|w| hash.windows(8).any(|h| h == w)));
+        assert_eq!(key.tag(b"session id").len(), 32);
     }
 
     #[test]

@@ -54,6 +54,37 @@ pub async fn hash(password: String) -> Result<String, AuthError> {
     .await
 }
 
+/// Argon2id hashes of each of `secrets` (recovery codes), in one turn of the queue.
+pub async fn hash_all(secrets: Vec<String>) -> Result<Vec<String>, AuthError> {
+    hashing(move || {
+        secrets
+            .iter()
+            .map(|secret| {
+                let salt = SaltString::generate(&mut OsRng);
+                Argon2::default()
+                    .hash_password(secret.as_bytes(), &salt)
+                    .map(|h| h.to_string())
+                    .map_err(|e| AuthError::Hash(e.to_string()))
+            })
+            .collect()
+    })
+    .await
+}
+
+/// The one of `hashes` that `secret` matches, if any, in one turn of the queue.
+pub async fn matching(secret: String, hashes: Vec<String>) -> Result<Option<String>, AuthError> {
+    hashing(move || {
+        Ok(hashes.into_iter().find(|hash| {
+            PasswordHash::new(hash).is_ok_and(|parsed| {
+                Argon2::default()
+                    .verify_password(secret.as_bytes(), &parsed)
+                    .is_ok()
+            })
+        }))
+    })
+    .await
+}
+
 /// Whether `password` matches `hash`; with no hash, does the same work and says no.
 pub async fn verify(password: String, hash: Option<String>) -> Result<bool, AuthError> {
     hashing(move || {

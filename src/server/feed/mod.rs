@@ -26,11 +26,11 @@ use axum::{
             CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code,
         },
     },
-    response::Response,
+    response::{IntoResponse, Response},
 };
 use futures::{SinkExt, StreamExt};
 use redis::AsyncCommands;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::broadcast;
 
 use crate::api::{Change, FeedFrame, FeedRequest};
 use crate::backoff::Backoff;
@@ -95,7 +95,8 @@ const WRITE_BUFFER: usize = 16 * 1024;
 /// the memory the hub may hold stays bounded by it.
 const HUB_FRAMES: usize = 256;
 
-use crate::api::SIGNED_OUT;
+use crate::api::{SESSION_CHANGED, SIGNED_OUT};
+use crate::server::auth::session::{Check, Ended, FeedSession, now_ms, recheck_every};
 
 /// A notice as the sockets take it.
 #[derive(Debug)]
@@ -164,8 +165,8 @@ impl Frame {
 #[derive(Clone)]
 pub struct Hub {
     frames: broadcast::Sender<Arc<Frame>>,
-    /// Ids of users whose sessions were ended.
-    kicks: broadcast::Sender<String>,
+    /// Sessions that ended (see [`Ended`]).
+    kicks: broadcast::Sender<Ended>,
     channel: String,
 }
 
@@ -208,8 +209,8 @@ impl Hub {
                         while let Some(msg) = messages.next().await {
                             let ended = msg.get_channel_name() == sessions;
                             match msg.get_payload::<String>() {
-                                Ok(user) if ended => {
-                                    let _ = self.kicks.send(user);
+                                Ok(notice) if ended => {
+                                    let _ = self.kicks.send(Ended::decode(&notice));
                                 }
                                 Ok(text) => self.send(Frame::of(text)),
                                 Err(e) => tracing::warn!(error = %e, "unreadable notice"),
@@ -230,10 +231,12 @@ impl Hub {
 const HELLO: Utf8Bytes = Utf8Bytes::from_static(r#"{"type":"hello"}"#);
 const RESYNC: Utf8Bytes = Utf8Bytes::from_static(r#"{"type":"resync"}"#);
 
-/// Tells every web process to close `user_id`'s live feeds now.
-pub async fn kick(state: &AppState, user_id: &str) {
+/// Tells every web process to close the live feeds of the sessions that `ended`.
+pub async fn kick(state: &AppState, ended: &Ended) {
     let mut redis = state.redis.clone();
-    let sent: Result<i64, _> = redis.publish(state.hub.sessions_channel(), user_id).await;
+    let sent: Result<i64, _> = redis
+        .publish(state.hub.sessions_channel(), ended.encode())
+        .await;
     if let Err(e) = sent {
         tracing::error!(error = %e, "live feeds of an ended session not closed");
     }
@@ -248,32 +251,70 @@ pub async fn websocket(
 ) -> Response {
     let frames = state.hub.frames.subscribe();
     let kicks = state.hub.kicks.subscribe();
-    let shutdown = state.shutdown.clone();
-    let user = session.user.map(|u| u.id).unwrap_or_default();
+    let Some(watch) = FeedSession::of(&session, &state.auth.digests) else {
+        return (axum::http::StatusCode::UNAUTHORIZED, "sign in first").into_response();
+    };
     upgrade
         // A browser only sends a line now and then; the buffers that tungstenite sizes
         // for bulk transfers (128 KiB each way) would cost 128 MB at 1,000 sockets.
         .read_buffer_size(READ_BUFFER)
         .max_message_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
-        .on_upgrade(move |socket| serve_socket(socket, user, frames, kicks, shutdown))
+        .on_upgrade(move |socket| serve_socket(socket, state, watch, frames, kicks))
+}
+
+/// Closes `socket` with `code`.
+async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
+    let frame = CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    };
+    let _ = socket.send(WsMessage::Close(Some(frame))).await;
 }
 
 async fn serve_socket(
     mut socket: WebSocket,
-    user: String,
+    state: AppState,
+    session: FeedSession,
     mut frames: broadcast::Receiver<Arc<Frame>>,
-    mut kicks: broadcast::Receiver<String>,
-    mut shutdown: watch::Receiver<bool>,
+    mut kicks: broadcast::Receiver<Ended>,
 ) {
-    if send_text(&mut socket, HELLO).await.is_err() {
-        return;
-    }
+    let mut shutdown = state.shutdown.clone();
+    let every = recheck_every(state.auth.idle);
+    // The session is checked now, then at least every `every` and at its deadline.
+    let mut deadline = now_ms();
+    let mut next_check = tokio::time::Instant::now();
+    let mut greeted = false;
     // The conversation the browser shows, whose new messages it gets.
     let mut watching: Option<String> = None;
     loop {
         tokio::select! {
-            frame = frames.recv() => {
+            biased;
+            _ = tokio::time::sleep_until(next_check) => {
+                let check = session.check(&state.auth, &state.store).await;
+                let now = now_ms();
+                match check {
+                    Check::Until(until) => deadline = until,
+                    Check::Unknown if now < deadline => {}
+                    Check::Changed => {
+                        close(&mut socket, SESSION_CHANGED, "session changed").await;
+                        break;
+                    }
+                    Check::Ended | Check::Unknown => {
+                        close(&mut socket, SIGNED_OUT, "session ended").await;
+                        break;
+                    }
+                }
+                let to_deadline = Duration::from_millis(deadline.saturating_sub(now).max(0) as u64);
+                next_check = tokio::time::Instant::now() + every.min(to_deadline + Duration::from_millis(50));
+                if !greeted {
+                    greeted = true;
+                    if send_text(&mut socket, HELLO).await.is_err() {
+                        break;
+                    }
+                }
+            }
+            frame = frames.recv(), if greeted => {
                 let text = match frame {
                     Ok(frame) => frame.text_for(watching.as_deref()),
                     Err(broadcast::error::RecvError::Lagged(_)) => RESYNC,
@@ -286,20 +327,21 @@ async fn serve_socket(
                     break;
                 }
             }
-            kicked = kicks.recv() => {
-                // Missed kicks might have been this user's: the browser reconnects, and
-                // the guard looks at its session again.
-                if matches!(&kicked, Ok(id) if *id == user)
-                    || matches!(kicked, Err(broadcast::error::RecvError::Lagged(_)))
-                {
-                    let close = CloseFrame {
-                        code: SIGNED_OUT,
-                        reason: Utf8Bytes::from_static("session ended"),
-                    };
-                    let _ = socket.send(WsMessage::Close(Some(close))).await;
+            kicked = kicks.recv() => match kicked {
+                Ok(Ended::Changed(user)) if user == session.user => {
+                    close(&mut socket, SESSION_CHANGED, "session changed").await;
                     break;
                 }
-            }
+                Ok(ended) if ended.ends(&session.user, session.tag.as_deref()) => {
+                    close(&mut socket, SIGNED_OUT, "session ended").await;
+                    break;
+                }
+                // Missed notices might have been this session's: check it now.
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    next_check = tokio::time::Instant::now();
+                }
+                _ => {}
+            },
             incoming = socket.recv() => match incoming {
                 Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => break,
                 Some(Ok(WsMessage::Text(text))) => {
@@ -314,11 +356,7 @@ async fn serve_socket(
             },
             _ = async { shutdown.wait_for(|stopping| *stopping).await.map(|_| ()) } => {
                 // 1012: the browser reconnects (with back-off) and resyncs.
-                let close = CloseFrame {
-                    code: close_code::RESTART,
-                    reason: Utf8Bytes::from_static("server restarting"),
-                };
-                let _ = socket.send(WsMessage::Close(Some(close))).await;
+                close(&mut socket, close_code::RESTART, "server restarting").await;
                 break;
             }
         }

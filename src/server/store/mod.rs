@@ -15,7 +15,7 @@ pub use audit::AuditEntry;
 pub use batch::BatchOutcome;
 pub use customers::NameCopy;
 pub use sessions::MongoSessionStore;
-pub use users::{NewUser, Role, UserDoc, UserError, check_password, normalise_email};
+pub use users::{NewUser, Role, UserDoc, UserError, normalise_email};
 
 use mongodb::{
     Client, Collection, Database, IndexModel,
