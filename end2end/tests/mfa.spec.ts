@@ -4,7 +4,7 @@
 //
 // Each test speaks through a proxy address of its own (the test server trusts 127.0.0.1
 // as a proxy), so its failures count against no other test's sign-ins.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
@@ -152,6 +152,21 @@ test('an admin resets a user\'s two-step sign-in', async ({ browser }) => {
   await expect(admin.getByText('user.mfa_reset').first()).toBeVisible();
   await context.close();
   await adminContext.close();
+});
+
+test('an operator resets two-step sign-in with the CLI', async ({ browser }) => {
+  const user = await account();
+  const context = await contextFrom(browser);
+  const page = await context.newPage();
+  await signInAs(page, user, '/conversations');
+  await enrol(page, user);
+  const bin = process.env.APP_BIN ?? resolve(__dirname, '../../target/debug/billie-dashboard');
+  const out = execFileSync(bin, ['user', 'reset-mfa', '--email', user.email], { env: process.env }).toString();
+  expect(out).toContain(`two-step sign-in reset for ${user.email}`);
+  await page.context().clearCookies();
+  await passwordStep(page, user);
+  await expect(page).toHaveURL(/\/customers$/);
+  await context.close();
 });
 
 function freePort(): Promise<number> {
