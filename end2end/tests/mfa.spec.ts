@@ -11,14 +11,19 @@ import { resolve } from 'node:path';
 import { expect, type Browser, type Page } from '@playwright/test';
 import { ADMIN, addUser, BASE_URL, hydrated, signInAs, tag, test } from './support';
 
-/** RFC 6238 TOTP (SHA-1, 6 digits, 30 s) of a base32 secret, `offset` steps from now. */
-function totp(secret: string, offset = 0): string {
+/** The TOTP time step now (30 s). */
+function currentStep(): number {
+  return Math.floor(Date.now() / 30_000);
+}
+
+/** RFC 6238 TOTP (SHA-1, 6 digits, 30 s) of a base32 secret at time step `step`. */
+function totp(secret: string, step = currentStep()): string {
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
   let bits = '';
   for (const c of secret.replace(/[\s=]/g, '').toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
   const key = Buffer.from(bits.match(/.{8}/g)?.map((b) => parseInt(b, 2)) ?? []);
   const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30_000) + offset));
+  counter.writeBigUInt64BE(BigInt(step));
   const mac = createHmac('sha1', key).update(counter).digest();
   const at = mac[mac.length - 1] & 0xf;
   const value = (mac.readUInt32BE(at) & 0x7fffffff) % 1_000_000;
@@ -52,11 +57,15 @@ async function enrol(page: Page, user: { password: string }) {
   await page.getByRole('button', { name: 'Set up two-step sign-in' }).click();
   await expect(page.getByRole('img', { name: 'QR code for your authenticator app' })).toBeVisible();
   const secret = (await page.getByTestId('mfa-secret').textContent()) ?? '';
-  await page.getByLabel('The 6-digit code it shows').fill(totp(secret));
+  const step = currentStep();
+  await page.getByLabel('The 6-digit code it shows').fill(totp(secret, step));
   await page.getByRole('button', { name: 'Turn on two-step sign-in' }).click();
   const codes = page.getByTestId('recovery-codes').locator('li');
   await expect(codes).toHaveCount(10);
-  return { secret, recovery: (await codes.allTextContents()).map((c) => c.trim()) };
+  const recovery = (await codes.allTextContents()).map((c) => c.trim());
+  await page.getByRole('button', { name: 'I have kept them' }).click();
+  await expect(page.getByTestId('mfa-state')).toHaveText('On, with 10 recovery codes left.');
+  return { secret, step, recovery };
 }
 
 test('enrol, then sign in with a code; a code is good once', async ({ browser }) => {
@@ -64,19 +73,21 @@ test('enrol, then sign in with a code; a code is good once', async ({ browser })
   const context = await contextFrom(browser);
   const page = await context.newPage();
   await signInAs(page, user, '/conversations');
-  const { secret } = await enrol(page, user);
-  // Shown once: the page again shows the state, not the codes.
+  const { secret, step } = await enrol(page, user);
+  // Kept: the page shows the state, not the codes.
   await page.goto('/account');
+  await expect(page.getByTestId('recovery-codes')).toHaveCount(0);
   await expect(page.getByTestId('mfa-state')).toHaveText('On, with 10 recovery codes left.');
   await page.getByRole('button', { name: 'Sign out' }).click();
 
   await passwordStep(page, user);
   await expect(page).toHaveURL(/\/login\/mfa$/);
-  // The enrolment used this step's code: it is refused; the next step's is accepted.
-  await page.getByLabel('Code').fill(totp(secret));
+  // The enrolment used its step's code: it is refused; the next step's is accepted (one
+  // step of skew), whenever in those 30 s the test runs.
+  await page.getByLabel('Code').fill(totp(secret, step));
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page.getByRole('alert')).toHaveText('That code is not right, or was already used.');
-  await page.getByLabel('Code').fill(totp(secret, 1));
+  await page.getByLabel('Code').fill(totp(secret, step + 1));
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page).toHaveURL(/\/customers$/);
   await hydrated(page);

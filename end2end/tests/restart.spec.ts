@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { expect } from '@playwright/test';
-import { appendEntries, said, signIn, started, tag, test } from './support';
+import { appendEntries, BASE_URL, said, signIn, started, tag, test } from './support';
 
 const ROOT = resolve(__dirname, '../..');
 
@@ -69,7 +69,13 @@ test('a server restart: reconnecting, then everything appended meanwhile, withou
     await expect(badge).toHaveText(/^Reconnecting… stale since \d\d:\d\d$/);
     // The suite's own server ingests these while this one is down.
     appendEntries([said(conv, 3, 'during the restart'), said(conv, 4, 'still during it', 'assistant')]);
-    await page.waitForTimeout(1_000);
+    // Once the suite's server has stored them, this page (its server down) still lacks them.
+    await expect
+      .poll(async () => {
+        const res = await page.request.post(`${BASE_URL}/api/conversations/get`, { form: { id: conv }, headers: { Origin: BASE_URL } });
+        return res.ok() ? res.text() : '';
+      })
+      .toContain('still during it');
     await expect(log).not.toContainText('during the restart');
 
     server = await startServer(port);

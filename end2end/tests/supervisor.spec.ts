@@ -94,8 +94,12 @@ test('infinite scroll shows every one of 320 conversations exactly once, while t
       appendEntries([said(convs[total - 1 - round * 40], 2, 'still here'), said(convs[round], 2, 'me too')]);
       moved += 2;
     }
+    const before = await cards.count();
     await page.mouse.wheel(0, 20_000);
-    await page.waitForTimeout(300);
+    // The next page arrives (more cards), or the list has ended.
+    await expect
+      .poll(async () => (await cards.count()) > before || (await more.count()) === 0)
+      .toBe(true);
   }
   await expect(more).toHaveCount(0);
   await expect(cards).toHaveCount(total);
@@ -168,7 +172,8 @@ test('the transcript follows new messages unless the reader scrolled up', async 
   await log.evaluate((el) => el.scrollTo(0, 0));
   appendEntries([said(conv, 41, 'while the reader is above')]);
   await expect(log).toContainText('while the reader is above');
-  await page.waitForTimeout(300);
+  // Whatever the new message moves happens by the next paint: wait for two frames.
+  await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))));
   expect(await log.evaluate((el) => el.scrollTop)).toBe(0);
 });
 

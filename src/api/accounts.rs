@@ -89,7 +89,7 @@ pub struct MfaStatus {
     pub recovery_left: usize,
     /// An enrolment under way: what to scan or type into the app.
     pub pending: Option<MfaEnrolment>,
-    /// Recovery codes just made, shown this once.
+    /// Recovery codes just made, shown until the user has kept them.
     pub fresh_codes: Vec<String>,
 }
 
@@ -387,7 +387,8 @@ pub async fn reset_user_password(id: String, password: String) -> Result<(), Ser
     Ok(())
 }
 
-/// The caller's two-step sign-in. Recovery codes just made are handed over once.
+/// The caller's two-step sign-in, with the recovery codes just made until the user says
+/// they have kept them (`POST /account/mfa/saved`).
 #[server(endpoint = "account/mfa")]
 pub async fn get_mfa() -> Result<MfaStatus, ServerFnError> {
     use crate::server::auth::{Session, mfa};
@@ -402,7 +403,7 @@ pub async fn get_mfa() -> Result<MfaStatus, ServerFnError> {
     let session = leptos_axum::extract::<Session>().await?;
     let fresh_codes = session
         .session
-        .remove::<Vec<String>>(mfa::FRESH_CODES)
+        .get::<Vec<String>>(mfa::FRESH_CODES)
         .await
         .ok()
         .flatten()

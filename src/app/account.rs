@@ -211,11 +211,14 @@ fn mfa_view(status: MfaStatus) -> AnyView {
         return view! {
             <p class="notice" role="status">"Two-step sign-in is on."</p>
             <p>
-                "Keep these recovery codes somewhere safe. Each signs you in once if you lose your phone. They are shown only now."
+                "Keep these recovery codes somewhere safe. Each signs you in once if you lose your phone. They are not shown again once you have kept them."
             </p>
             <ul class="recovery-codes" data-testid="recovery-codes">
                 {status.fresh_codes.into_iter().map(|c| view! { <li><code>{c}</code></li> }).collect::<Vec<_>>()}
             </ul>
+            <form class="form" method="post" action="/account/mfa/saved">
+                <button type="submit">"I have kept them"</button>
+            </form>
         }
         .into_any();
     }

@@ -343,6 +343,7 @@ fn router(state: AppState, settings: &ServeSettings, key: Key) -> Router {
         .route("/account/mfa/start", post(auth::mfa::begin))
         .route("/account/mfa/confirm", post(auth::mfa::confirm))
         .route("/account/mfa/disable", post(auth::mfa::disable))
+        .route("/account/mfa/saved", post(auth::mfa::codes_saved))
         .route("/ws", get(feed::websocket))
         .route("/account/avatar", post(account::upload_avatar))
         .route("/avatars/{id}", get(account::avatar))

@@ -201,6 +201,32 @@ impl TestEnv {
         }
     }
 
+    /// Waits until every pending entry has been idle (by Redis's clock) at least `idle`.
+    pub async fn wait_idle(&self, idle: Duration) {
+        let mut conn = self.conn.clone();
+        let least = idle.as_millis() as u64;
+        loop {
+            let reply: redis::streams::StreamPendingCountReply = redis::cmd("XPENDING")
+                .arg(&self.stream)
+                .arg(&self.group)
+                .arg("-")
+                .arg("+")
+                .arg(1000)
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            if reply
+                .ids
+                .iter()
+                .all(|e| e.last_delivered_ms as u64 >= least)
+            {
+                return;
+            }
+            // Redis keeps the time; ask again shortly.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// Entries delivered to the group but not acknowledged.
     pub async fn pending(&self) -> usize {
         let mut conn = self.conn.clone();

@@ -438,7 +438,8 @@ async fn entries_left_on_a_dead_consumer_are_claimed_by_a_live_one() {
     // Consumer "dead" takes 10 entries and never comes back.
     drop(env.consumer("dead").await);
     env.read_and_crash("dead", 10).await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Claimable once Redis has seen them idle for longer than `claim_idle`.
+    env.wait_idle(std::time::Duration::from_millis(200)).await;
 
     let mut live = env
         .consumer_with("live", |c| {

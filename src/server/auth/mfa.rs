@@ -2,8 +2,9 @@
 //! one step of skew either way) from an authenticator app, or one of ten single-use
 //! recovery codes. Enrolment is on `/account`: a secret is drawn, shown as a QR code
 //! (SVG, drawn on the server) and as text, and takes effect once the user types a code it
-//! produces; the recovery codes are then shown once and kept only as argon2id hashes
-//! (they carry 50 bits, under the 112 that ASVS 6.5.2 lets a plain hash keep). Each code
+//! produces; the recovery codes are then shown until the user says they have kept them,
+//! and stored only as argon2id hashes (they carry 50 bits, under the 112 that ASVS 6.5.2
+//! lets a plain hash keep). Each code
 //! is accepted once (the last accepted time step is kept, and raised by a conditional
 //! write, so two sign-ins racing with one code cannot both pass). Code attempts are
 //! throttled like passwords, and every enrolment, use, failure and reset is audited.
@@ -37,7 +38,8 @@ pub const RECOVERY_CODES: usize = 10;
 pub const PENDING_FOR: Duration = Duration::from_secs(5 * 60);
 /// Session key of a sign-in waiting for its second step.
 const PENDING: &str = "billie.mfa_pending";
-/// Session key of recovery codes just made, shown once on `/account`.
+/// Session key of recovery codes just made, shown on `/account` (to this session only)
+/// until the user says they have kept them.
 pub const FRESH_CODES: &str = "billie.mfa_fresh_codes";
 
 /// A sign-in whose password was right, waiting for its code.
@@ -346,7 +348,7 @@ pub async fn begin(
 }
 
 /// `POST /account/mfa/confirm`: a code from the app completes the enrolment; the
-/// recovery codes are then shown once.
+/// recovery codes are then shown until the user has kept them.
 pub async fn confirm(
     State(state): State<AppState>,
     Extension(ClientAddress(client)): Extension<ClientAddress>,
@@ -403,6 +405,16 @@ pub async fn confirm(
     let entry = audit_entry(Some(&user.email), "mfa.enrol", None, address);
     state.store.audit(entry).await;
     Redirect::to("/account?saved=mfa#two-step").into_response()
+}
+
+/// `POST /account/mfa/saved`: the user has kept the recovery codes; they are not shown
+/// again. (A server function could not do this: a page's server functions run while the
+/// page streams, after its session has been saved.)
+pub async fn codes_saved(session: Session) -> Response {
+    if let Err(e) = session.session.remove::<Vec<String>>(FRESH_CODES).await {
+        tracing::warn!(error = %e, "recovery codes not forgotten");
+    }
+    Redirect::to("/account#two-step").into_response()
 }
 
 /// `POST /account/mfa/disable`: turns two-step sign-in off, with a good code, where the
