@@ -74,15 +74,7 @@ pub fn url(path: &str, params: &[(&str, Option<&str>)]) -> String {
 }
 
 fn encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(value, super::QUERY_VALUE).to_string()
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use axum::{
 };
 
 use crate::server::auth::{Session, address::ClientAddress, audit_entry};
-use crate::server::startup::AppState;
+use crate::server::state::AppState;
 
 /// Largest avatar accepted.
 pub const MAX_AVATAR_BYTES: usize = 256 * 1024;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use redis::AsyncCommands;
 
 use crate::server::auth::{User, audit_entry, client_address};
-use crate::server::startup::AppState;
+use crate::server::state::AppState;
 
 const ONCE_PER: Duration = Duration::from_secs(300);
 

@@ -15,7 +15,7 @@ use redis::{AsyncCommands, streams::StreamInfoGroupsReply};
 use std::sync::Arc;
 use tokio::sync::watch;
 
-use crate::server::startup::{AppState, Ledger};
+use crate::server::state::{AppState, Ledger};
 use crate::server::store::Store;
 
 /// How long a readiness check waits for a dependency: a store frozen mid-request (or a

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod projection;
 pub mod shared_read;
 pub mod startup;
+pub mod state;
 pub mod status;
 pub mod store;
 pub mod telemetry;

@@ -7,9 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::{
-    Router,
-    extract::FromRef,
-    middleware,
+    Router, middleware,
     routing::{get, post},
 };
 use axum_login::AuthManagerLayerBuilder;
@@ -18,7 +16,6 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::sync::watch;
 use tower_sessions::{Expiry, SessionManagerLayer, cookie::Key, cookie::SameSite};
 
-use crate::api::{ConversationFilter, StatusCounts};
 use crate::app::{App, shell};
 use crate::server::account;
 use crate::server::auth::{
@@ -31,36 +28,9 @@ use crate::server::feed::{self, Hub, Publisher};
 use crate::server::headers::{self, HeaderSettings};
 use crate::server::ingest::{self, Consumer, ConsumerConfig, IngestError};
 use crate::server::metrics::{self, Metrics};
-use crate::server::shared_read::SharedRead;
+use crate::server::state::{AppState, Ledger};
 use crate::server::status::{self, StatusRules};
-use crate::server::store::{MongoSessionStore, StartError, Store, StoreError};
-
-/// Shared by every request handler and server function.
-#[derive(Clone, FromRef)]
-pub struct AppState {
-    pub leptos_options: LeptosOptions,
-    pub store: Store,
-    pub hub: Hub,
-    /// For readiness checks and the group's backlog in `/metrics`.
-    pub redis: redis::aio::ConnectionManager,
-    pub ledger: Ledger,
-    pub metrics: Arc<Metrics>,
-    /// Turns true when the process is asked to stop.
-    pub shutdown: watch::Receiver<bool>,
-    pub auth: Arc<AuthSettings>,
-    /// The tab counts, one count at a time per search whatever the number of lists
-    /// asking (see [`SharedRead`]).
-    pub counts: Arc<SharedCounts>,
-}
-
-pub type SharedCounts = SharedRead<ConversationFilter, Result<StatusCounts, Arc<StoreError>>>;
-
-/// The stream and group this deployment consumes.
-#[derive(Debug, Clone)]
-pub struct Ledger {
-    pub stream: String,
-    pub group: String,
-}
+use crate::server::store::{MongoSessionStore, StartError, Store};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {

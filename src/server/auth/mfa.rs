@@ -28,7 +28,7 @@ use super::address::ClientAddress;
 use super::session::{SIGNED_IN_AT, now_ms};
 use super::throttle::{Verdict, minutes};
 use super::{Session, User, audit_entry, safe_next, urlencode};
-use crate::server::startup::AppState;
+use crate::server::state::AppState;
 
 /// What the authenticator app shows next to the code.
 const ISSUER: &str = "Billie supervisor";
@@ -228,7 +228,7 @@ pub async fn second_step(
                 .await
                 .map(|ok| ok.then_some("recovery code")),
             Ok(None) => Ok(None),
-            Err(super::AuthError::Busy) => return super::busy(),
+            Err(super::AuthError::Busy) => return super::form::busy(),
             Err(e) => {
                 tracing::error!(error = %e, "two-step: recovery code not checked");
                 return again("unavailable");
@@ -331,7 +331,7 @@ pub async fn begin(
             state.store.audit(entry).await;
             return back("mfa-password");
         }
-        Err(super::AuthError::Busy) => return super::busy(),
+        Err(super::AuthError::Busy) => return super::form::busy(),
         Err(e) => {
             tracing::error!(error = %e, "password not checked");
             return back("unavailable");

@@ -34,7 +34,7 @@ use tokio::sync::broadcast;
 
 use crate::api::{Change, FeedFrame, FeedRequest};
 use crate::backoff::Backoff;
-use crate::server::startup::AppState;
+use crate::server::state::AppState;
 
 /// Publishes change notices for every web process.
 #[derive(Clone)]

@@ -1,0 +1,44 @@
+//! What every request handler and server function shares: the store, Redis, the live
+//! feed's hub, the settings of authentication and the shared counts. Built once by
+//! [`crate::server::startup`]; the modules that serve requests depend on this, not on
+//! the wiring.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use leptos::prelude::LeptosOptions;
+use tokio::sync::watch;
+
+use crate::api::{ConversationFilter, StatusCounts};
+use crate::server::auth::AuthSettings;
+use crate::server::feed::Hub;
+use crate::server::metrics::Metrics;
+use crate::server::shared_read::SharedRead;
+use crate::server::store::{Store, StoreError};
+
+/// Shared by every request handler and server function.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub store: Store,
+    pub hub: Hub,
+    /// For readiness checks and the group's backlog in `/metrics`.
+    pub redis: redis::aio::ConnectionManager,
+    pub ledger: Ledger,
+    pub metrics: Arc<Metrics>,
+    /// Turns true when the process is asked to stop.
+    pub shutdown: watch::Receiver<bool>,
+    pub auth: Arc<AuthSettings>,
+    /// The tab counts, one count at a time per search whatever the number of lists
+    /// asking (see [`SharedRead`]).
+    pub counts: Arc<SharedCounts>,
+}
+
+pub type SharedCounts = SharedRead<ConversationFilter, Result<StatusCounts, Arc<StoreError>>>;
+
+/// The stream and group this deployment consumes.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    pub stream: String,
+    pub group: String,
+}
