@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 pub struct Me {
     pub id: String,
     pub email: String,
-    pub role: String,
+    pub role: super::Role,
     /// First and last name, if given.
     pub name: Option<String>,
     /// Where their avatar is, if they uploaded one.
@@ -19,7 +19,7 @@ pub struct Me {
 
 impl Me {
     pub fn is_admin(&self) -> bool {
-        self.role == "admin"
+        self.role == super::Role::Admin
     }
 
     /// The name shown beside the avatar: their name, else the email's name part with
@@ -72,7 +72,7 @@ impl Me {
 pub struct UserView {
     pub id: String,
     pub email: String,
-    pub role: String,
+    pub role: super::Role,
     pub name: Option<String>,
     pub disabled: bool,
     pub created_ms: i64,
@@ -128,7 +128,7 @@ pub async fn whoami() -> Result<Me, ServerFnError> {
             .then(|| format!("/avatars/{}?v={}", user.id, user.avatar_version)),
         id: user.id,
         email: user.email,
-        role: user.role.as_str().to_owned(),
+        role: user.role,
         name: user.name,
     })
 }
@@ -243,7 +243,7 @@ pub async fn list_users() -> Result<Vec<UserView>, ServerFnError> {
             id: u.id.to_hex(),
             name: u.full_name(),
             email: u.email,
-            role: u.role.as_str().to_owned(),
+            role: u.role,
             disabled: u.disabled,
             created_ms: u.created_at.timestamp_millis(),
             mfa: u.mfa.is_some(),
@@ -259,10 +259,10 @@ pub async fn create_user(
     password: String,
 ) -> Result<(), ServerFnError> {
     use crate::server::auth::{audit_entry, client_address};
-    use crate::server::store::{NewUser, Role, normalise_email};
+    use crate::server::store::{NewUser, normalise_email};
     let (state, admin) = crate::server::auth::require_admin().await?;
     let email = normalise_email(&email).map_err(ServerFnError::new)?;
-    let role = Role::parse(&role).map_err(ServerFnError::new)?;
+    let role = crate::server::store::parse_role(&role).map_err(ServerFnError::new)?;
     crate::server::auth::policy::check_new_password(&password, &email, state.auth.production)
         .map_err(crate::server::errors::user)?;
     let password_hash = crate::server::auth::password::hash(password)
@@ -326,9 +326,8 @@ pub async fn set_user_disabled(id: String, disabled: bool) -> Result<(), ServerF
 #[server(endpoint = "admin/users/role")]
 pub async fn set_user_role(id: String, role: String) -> Result<(), ServerFnError> {
     use crate::server::auth::{audit_entry, client_address};
-    use crate::server::store::Role;
     let (state, admin) = crate::server::auth::require_admin().await?;
-    let role = Role::parse(&role).map_err(ServerFnError::new)?;
+    let role = crate::server::store::parse_role(&role).map_err(ServerFnError::new)?;
     let user = state
         .store
         .set_user_role(&id, role)

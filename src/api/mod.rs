@@ -7,7 +7,103 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 mod accounts;
+pub use crate::contract::{Decision, Speaker};
 pub use accounts::*;
+
+/// Where a conversation stands (EVENTS.md §4): by the time since its last message while
+/// undecided, then by its final decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Active,
+    Paused,
+    SoftEnd,
+    HardEnd,
+    Approved,
+    Declined,
+    Referred,
+}
+
+impl Status {
+    /// Every status, in the order the filter tabs show them.
+    pub const ALL: [Status; 7] = [
+        Self::Active,
+        Self::Paused,
+        Self::SoftEnd,
+        Self::HardEnd,
+        Self::Approved,
+        Self::Declined,
+        Self::Referred,
+    ];
+
+    /// The name stored, sent and used in URLs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Paused => "paused",
+            Self::SoftEnd => "soft_end",
+            Self::HardEnd => "hard_end",
+            Self::Approved => "approved",
+            Self::Declined => "declined",
+            Self::Referred => "referred",
+        }
+    }
+
+    /// What supervisors read.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Active => "Active",
+            Self::Paused => "Paused",
+            Self::SoftEnd => "Soft end",
+            Self::HardEnd => "Hard end",
+            Self::Approved => "Approved",
+            Self::Declined => "Declined",
+            Self::Referred => "Referred",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+impl From<Decision> for Status {
+    /// The status a final decision gives (EVENTS.md §4).
+    fn from(decision: Decision) -> Self {
+        match decision {
+            Decision::Approved => Self::Approved,
+            Decision::Declined => Self::Declined,
+            Decision::Referred => Self::Referred,
+        }
+    }
+}
+
+/// What an account may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Manages accounts, and sees everything a supervisor sees.
+    Admin,
+    /// Watches conversations and customers.
+    Supervisor,
+}
+
+impl Role {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "admin" => Some(Self::Admin),
+            "supervisor" => Some(Self::Supervisor),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Supervisor => "supervisor",
+        }
+    }
+}
 
 /// One conversation as a list card shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -19,7 +115,7 @@ pub struct ConversationSummary {
     pub customer_name: Option<String>,
     pub loan_amount: Option<f64>,
     pub loan_purpose: Option<String>,
-    pub status: String,
+    pub status: Status,
     pub started_at_ms: Option<i64>,
     pub last_activity_ms: Option<i64>,
     pub message_count: i64,
@@ -31,8 +127,7 @@ pub struct ConversationSummary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {
     pub seq: Option<i64>,
-    /// `customer` or `assistant`.
-    pub speaker: String,
+    pub speaker: Speaker,
     pub text: String,
     pub rationale: Option<String>,
     pub answer_input_type: Option<String>,
@@ -47,8 +142,7 @@ pub struct ConversationDetail {
     pub application: Option<Application>,
     /// Identity risk, serviceability and fraud check, those that have arrived.
     pub assessments: Vec<AssessmentView>,
-    /// `APPROVED`, `DECLINED` or `REFERRED`.
-    pub decision: Option<String>,
+    pub decision: Option<Decision>,
     pub purpose: Option<String>,
     pub facts: Vec<String>,
     /// One entry per agent topic, in agent-name order.
@@ -157,18 +251,6 @@ pub struct Change {
     pub message: Option<Message>,
 }
 
-/// Every status a conversation can have, in the order the filter tabs show them, with the
-/// label supervisors read.
-pub const STATUSES: [(&str, &str); 7] = [
-    ("active", "Active"),
-    ("paused", "Paused"),
-    ("soft_end", "Soft end"),
-    ("hard_end", "Hard end"),
-    ("approved", "Approved"),
-    ("declined", "Declined"),
-    ("referred", "Referred"),
-];
-
 /// Longest search term accepted.
 pub const MAX_SEARCH: usize = 100;
 
@@ -180,7 +262,7 @@ pub const MAX_SEARCH: usize = 100;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ConversationFilter {
     pub search: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<Status>,
 }
 
 impl ConversationFilter {
@@ -196,19 +278,17 @@ impl ConversationFilter {
         {
             return Err(FilterError::SearchTooLong);
         }
-        let status = status.filter(|s| !s.is_empty());
-        if let Some(status) = &status
-            && !STATUSES.iter().any(|(s, _)| s == status)
-        {
-            return Err(FilterError::UnknownStatus(status.clone()));
-        }
+        let status = match status.filter(|s| !s.is_empty()) {
+            Some(text) => Some(Status::parse(&text).ok_or(FilterError::UnknownStatus(text))?),
+            None => None,
+        };
         Ok(Self { search, status })
     }
 
     /// Whether `c` belongs in the list, as the server's query decides it. Lets a live
     /// change be placed or dropped without asking the server.
     pub fn matches(&self, c: &ConversationSummary) -> bool {
-        if self.status.as_ref().is_some_and(|s| *s != c.status) {
+        if self.status.is_some_and(|s| s != c.status) {
             return false;
         }
         let Some(search) = &self.search else {
@@ -252,14 +332,14 @@ pub enum FilterError {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StatusCounts {
     pub total: i64,
-    pub by_status: Vec<(String, i64)>,
+    pub by_status: Vec<(Status, i64)>,
 }
 
 impl StatusCounts {
-    pub fn of(&self, status: &str) -> i64 {
+    pub fn of(&self, status: Status) -> i64 {
         self.by_status
             .iter()
-            .find(|(s, _)| s == status)
+            .find(|(s, _)| *s == status)
             .map_or(0, |(_, n)| *n)
     }
 }

@@ -100,7 +100,7 @@ fn AccountPage(saved: Option<String>, error: Option<String>, children: Children)
                             view! {
                                 <section class="panel" aria-labelledby="profile-heading">
                                     <h2 id="profile-heading">"Profile"</h2>
-                                    <p class="muted">{me.email.clone()} " · " {me.role.clone()}</p>
+                                    <p class="muted">{me.email.clone()} " · " {me.role.as_str()}</p>
                                     <ActionForm action=profile attr:class="form">
                                         <label for="first_name">"First name"</label>
                                         <input id="first_name" name="first_name" value=first maxlength="100" />

@@ -126,7 +126,7 @@ fn UserRow(
     } else {
         ("Disable", "true")
     };
-    let other_role = if u.role == "admin" {
+    let other_role = if u.role == crate::api::Role::Admin {
         "supervisor"
     } else {
         "admin"
@@ -137,7 +137,7 @@ fn UserRow(
     let reset_label = format!("New password for {}", u.email);
     let (email, email_attr) = (u.email.clone(), u.email.clone());
     let name = u.name.clone().unwrap_or_default();
-    let role_name = u.role.clone();
+    let role_name = u.role.as_str();
     let disabled = u.disabled;
     view! {
         <tr data-email=email_attr class:disabled=disabled>

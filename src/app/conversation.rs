@@ -9,7 +9,7 @@ use super::format;
 use super::header::Header;
 use super::html;
 use super::live::{LiveFeed, Mark};
-use crate::api::{Change, ConversationDetail, Message, get_conversation};
+use crate::api::{Change, ConversationDetail, Message, Speaker, Status, get_conversation};
 
 /// The route: the conversation's id is the path's last part.
 #[component]
@@ -199,12 +199,13 @@ fn Transcript(messages: Signal<Vec<Message>>) -> impl IntoView {
 
 /// Decision, application, assessments and summary: what the agents have found so far.
 fn findings(d: &ConversationDetail) -> impl IntoView + use<> {
-    let decision = d.decision.clone().map(|outcome| {
-        let class = format!("decision status-{}", outcome.to_lowercase());
+    let decision = d.decision.map(|outcome| {
+        let status = Status::from(outcome);
+        let class = format!("decision status-{}", status.as_str());
         view! {
             <p class=class data-testid="decision">
                 "Final decision: "
-                <strong>{outcome}</strong>
+                <strong>{outcome.as_str()}</strong>
             </p>
         }
     });
@@ -345,12 +346,11 @@ fn insert_in_order(messages: &mut Vec<Message>, message: Message) {
 
 #[component]
 fn Bubble(message: Message) -> impl IntoView {
-    let who = if message.speaker == "customer" {
-        "Customer"
-    } else {
-        "Billie"
+    let who = match message.speaker {
+        Speaker::Customer => "Customer",
+        Speaker::Assistant => "Billie",
     };
-    let class = format!("bubble from-{}", message.speaker);
+    let class = format!("bubble from-{}", message.speaker.as_str());
     view! {
         <article class=class>
             <header>

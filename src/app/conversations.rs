@@ -14,7 +14,7 @@ use super::live::{LiveFeed, Mark};
 use super::paging::{LoadMore, url};
 use super::search::{ListQuery, SearchBox};
 use crate::api::{
-    ConversationFilter, ConversationPage, ConversationSummary, STATUSES, StatusCounts,
+    ConversationFilter, ConversationPage, ConversationSummary, Status, StatusCounts,
     count_conversations, list_conversations,
 };
 
@@ -135,9 +135,15 @@ fn Tabs(
         }
     };
     let all = tab(None, "All", counts.as_ref().map(|c| c.total));
-    let each = STATUSES
-        .iter()
-        .map(|(value, label)| tab(Some(value), label, counts.as_ref().map(|c| c.of(value))))
+    let each = Status::ALL
+        .into_iter()
+        .map(|s| {
+            tab(
+                Some(s.as_str()),
+                s.label(),
+                counts.as_ref().map(|c| c.of(s)),
+            )
+        })
         .collect::<Vec<_>>();
     view! {
         <nav class="tabs" aria-label="Filter by status">
@@ -204,7 +210,8 @@ fn LiveList(
             return;
         }
         loading.set(true);
-        let (search, status) = filter.with_value(|f| (f.search.clone(), f.status.clone()));
+        let (search, status) =
+            filter.with_value(|f| (f.search.clone(), f.status.map(|s| s.as_str().to_owned())));
         leptos::task::spawn_local(async move {
             if let Ok(page) = list_conversations(search, status, Some(cursor)).await {
                 items.update(|items| {
@@ -243,7 +250,7 @@ fn LiveList(
                     PATH,
                     &[
                         ("q", f.search.as_deref()),
-                        ("status", f.status.as_deref()),
+                        ("status", f.status.map(Status::as_str)),
                         ("after", Some(&after)),
                     ],
                 )
@@ -331,7 +338,7 @@ fn Card(conversation: ConversationSummary, fresh: bool) -> impl IntoView {
             <a href=href class="card-link">
                 <span class="name">{name}</span>
                 <span class="application">{application}</span>
-                <StatusBadge status=c.status.clone() />
+                <StatusBadge status=c.status />
                 <span class="loan">{loan}</span>
                 <span class="meta">{format::count(c.message_count, "message", "messages")}</span>
                 <time
@@ -348,12 +355,8 @@ fn Card(conversation: ConversationSummary, fresh: bool) -> impl IntoView {
 
 /// A status as a labelled badge (the text says it; colour only repeats it).
 #[component]
-pub fn StatusBadge(status: String) -> impl IntoView {
-    let label = STATUSES
-        .iter()
-        .find(|(s, _)| *s == status)
-        .map_or_else(|| status.clone(), |(_, label)| (*label).to_owned());
-    view! { <span class=format!("status status-{status}")>{label}</span> }
+pub fn StatusBadge(status: Status) -> impl IntoView {
+    view! { <span class=format!("status status-{}", status.as_str())>{status.label()}</span> }
 }
 
 #[cfg(test)]
@@ -368,7 +371,7 @@ mod tests {
             customer_name: None,
             loan_amount: None,
             loan_purpose: None,
-            status: "active".into(),
+            status: Status::Active,
             started_at_ms: None,
             last_activity_ms: Some(last_activity),
             message_count: 0,
@@ -409,10 +412,10 @@ mod tests {
         assert_eq!(ids(&items), [("b", 4), ("a", 1), ("c", 1)]);
         // A status change (same activity) keeps the card's place.
         let mut paused = summary("a", 2, 30);
-        paused.status = "paused".into();
+        paused.status = Status::Paused;
         place(&mut items, &paused, true, false);
         assert_eq!(ids(&items), [("b", 4), ("a", 2), ("c", 1)]);
-        assert_eq!(items[1].conversation.status, "paused");
+        assert_eq!(items[1].conversation.status, Status::Paused);
         // A new conversation arrives at the top.
         place(&mut items, &summary("d", 1, 60), true, true);
         assert_eq!(items[0].conversation.id, "d");

@@ -83,7 +83,7 @@ fn Profile(profile: CustomerProfile) -> impl IntoView {
                         <span class="application">
                             {conv.application_number.clone().unwrap_or_else(|| conv.id.clone())}
                         </span>
-                        <StatusBadge status=conv.status.clone() />
+                        <StatusBadge status=conv.status />
                         <span class="loan">
                             {conv.loan_amount.map(format::money).unwrap_or_default()}
                         </span>

@@ -100,7 +100,7 @@ pub fn Header() -> impl IntoView {
                                 <a
                                     class="who"
                                     href="/account"
-                                    title=format!("{} ({}): your account", me.email, me.role)
+                                    title=format!("{} ({}): your account", me.email, me.role.as_str())
                                 >
                                     {avatar}
                                     <span data-testid="who">{me.display_name()}</span>

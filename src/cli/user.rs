@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 
 use crate::server::auth::{password, policy};
 use crate::server::config::Settings;
-use crate::server::store::{NewUser, Role, Store, UserError, normalise_email};
+use crate::server::store::{NewUser, Store, UserError, normalise_email, parse_role};
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
@@ -80,7 +80,7 @@ async fn reset_mfa(args: ResetMfaArgs) -> Result<(), UserError> {
 
 async fn add(args: AddArgs) -> Result<(), UserError> {
     let email = normalise_email(&args.email)?;
-    let role = Role::parse(&args.role)?;
+    let role = parse_role(&args.role)?;
     let password = read_password()?;
     policy::check_new_password(&password, &email, args.settings.production)?;
     let password_hash = password::hash(password)

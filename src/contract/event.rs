@@ -105,7 +105,8 @@ impl EventKind {
 }
 
 /// Who said a transcript message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Speaker {
     Customer,
     Assistant,
@@ -275,11 +276,12 @@ pub fn entry_id_millis(id: &str) -> Option<i64> {
     id.split('-').next()?.parse().ok()
 }
 
-impl From<Speaker> for &'static str {
-    fn from(speaker: Speaker) -> Self {
-        match speaker {
-            Speaker::Customer => "customer",
-            Speaker::Assistant => "assistant",
+impl Speaker {
+    /// As the store keeps it and the API sends it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Customer => "customer",
+            Self::Assistant => "assistant",
         }
     }
 }

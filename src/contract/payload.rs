@@ -92,7 +92,8 @@ pub struct NoticePost {
 }
 
 /// The final credit decision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
 pub enum Decision {
     Approved,
     Declined,
@@ -100,12 +101,12 @@ pub enum Decision {
 }
 
 impl Decision {
-    /// The conversation status a decision gives (EVENTS.md §4).
-    pub fn status(self) -> &'static str {
+    /// As the contract writes it (and the store keeps it).
+    pub fn as_str(self) -> &'static str {
         match self {
-            Self::Approved => "approved",
-            Self::Declined => "declined",
-            Self::Referred => "referred",
+            Self::Approved => "APPROVED",
+            Self::Declined => "DECLINED",
+            Self::Referred => "REFERRED",
         }
     }
 }

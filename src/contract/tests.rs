@@ -225,7 +225,7 @@ fn typed_payloads_carry_what_the_expected_projections_show() {
             _ => None,
         });
         assert_eq!(
-            decision.map(|d| d.status()),
+            decision.map(|d| crate::api::Status::from(d).as_str()),
             want["status_if_decided"].as_str()
         );
         let named = decision.map(|d| format!("{d:?}").to_uppercase());

@@ -4,6 +4,7 @@
 //! Time passes without events, so a periodic task moves conversations between these
 //! bands and tells browsers, keeping a list filtered by status right.
 
+use crate::api::Status;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -32,7 +33,7 @@ impl Default for StatusRules {
 
 impl StatusRules {
     /// The status bands as (status, newest and oldest last-message time), for `now_ms`.
-    pub fn bands(&self, now_ms: i64) -> [(&'static str, Option<i64>, Option<i64>); 4] {
+    pub fn bands(&self, now_ms: i64) -> [(Status, Option<i64>, Option<i64>); 4] {
         let ago = |d: Duration| now_ms - d.as_millis() as i64;
         let (paused, soft, hard) = (
             ago(self.paused_after),
@@ -40,10 +41,10 @@ impl StatusRules {
             ago(self.hard_end_after),
         );
         [
-            ("active", None, Some(paused)),
-            ("paused", Some(paused), Some(soft)),
-            ("soft_end", Some(soft), Some(hard)),
-            ("hard_end", Some(hard), None),
+            (Status::Active, None, Some(paused)),
+            (Status::Paused, Some(paused), Some(soft)),
+            (Status::SoftEnd, Some(soft), Some(hard)),
+            (Status::HardEnd, Some(hard), None),
         ]
     }
 }

@@ -1,7 +1,7 @@
 //! What supervisors browse: customer names on conversations, search, status filters and
 //! counts, and the customer list, all read back from projections ingest wrote.
 
-use billie_dashboard::api::{ConversationFilter, FeedFrame, StatusCounts};
+use billie_dashboard::api::{ConversationFilter, FeedFrame, Status, StatusCounts};
 use billie_dashboard::server::feed::Publisher;
 use billie_dashboard::server::ingest;
 use billie_dashboard::server::projection::Limits;
@@ -405,15 +405,15 @@ async fn search_status_filter_and_counts_agree() {
         .await
         .unwrap();
     assert_eq!(counts.total, 3);
-    assert_eq!(counts.of("declined"), 1);
-    assert_eq!(counts.of("active"), 2);
+    assert_eq!(counts.of(Status::Declined), 1);
+    assert_eq!(counts.of(Status::Active), 2);
     let searched: StatusCounts = env
         .store
         .count_conversations(&filter(Some("haddad"), Some("active")))
         .await
         .unwrap();
     assert_eq!(
-        (searched.total, searched.of("declined")),
+        (searched.total, searched.of(Status::Declined)),
         (1, 1),
         "counts ignore the tab"
     );

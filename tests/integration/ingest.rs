@@ -1,6 +1,6 @@
 //! The ledger consumer against real Redis and the real store.
 
-use billie_dashboard::api::{ConversationSummary, FeedFrame};
+use billie_dashboard::api::{ConversationSummary, Decision, FeedFrame, Status};
 use billie_dashboard::server::ingest::Outcome;
 use futures::StreamExt;
 use redis::AsyncCommands;
@@ -43,11 +43,14 @@ async fn fixture_conversations_are_projected_with_their_messages() {
             want["customer_id"].as_str()
         );
         assert_eq!(
-            got.summary.status,
+            got.summary.status.as_str(),
             want["status_if_decided"].as_str().unwrap_or("active"),
             "status of {id}"
         );
-        assert_eq!(got.decision.as_deref(), want["final_decision"].as_str());
+        assert_eq!(
+            got.decision.map(Decision::as_str),
+            want["final_decision"].as_str()
+        );
         let application = got.application.as_ref().unwrap();
         assert_eq!(application.loan_amount, want["loan_amount"].as_f64());
         assert_eq!(
@@ -693,9 +696,10 @@ async fn the_newest_decision_wins_in_any_order_and_sticks() {
 
     assert_eq!((report.applied, report.duplicates), (2, 1), "{report:?}");
     let got = env.store.get_conversation("d").await.unwrap().unwrap();
-    assert_eq!(got.decision.as_deref(), Some("DECLINED"));
+    assert_eq!(got.decision, Some(Decision::Declined));
     assert_eq!(
-        got.summary.status, "declined",
+        got.summary.status,
+        Status::Declined,
         "a later message does not undo a decision"
     );
     assert_eq!(got.messages.len(), 1);
@@ -758,8 +762,8 @@ async fn status_follows_the_silence_since_the_last_message_and_decisions_stick()
             ("quiet", "paused")
         ]
     );
-    assert_eq!(status("fresh").await, "active");
-    assert_eq!(status("decided").await, "referred");
+    assert_eq!(status("fresh").await, Status::Active);
+    assert_eq!(status("decided").await, Status::Referred);
     // Nothing moves twice.
     assert!(
         env.store
@@ -786,7 +790,7 @@ async fn status_follows_the_silence_since_the_last_message_and_decisions_stick()
         (changed[0].id.as_str(), changed[0].status.as_str()),
         ("quiet", "active")
     );
-    assert_eq!(status("decided").await, "referred");
+    assert_eq!(status("decided").await, Status::Referred);
 }
 
 #[tokio::test]

@@ -403,7 +403,7 @@ mod tests {
                 customer_name: None,
                 loan_amount: None,
                 loan_purpose: None,
-                status: "active".to_owned(),
+                status: crate::api::Status::Active,
                 started_at_ms: None,
                 last_activity_ms: None,
                 message_count: 0,
@@ -438,7 +438,7 @@ mod tests {
         change.conversation.id = id.to_owned();
         change.message = Some(crate::api::Message {
             seq: Some(version),
-            speaker: "customer".to_owned(),
+            speaker: crate::api::Speaker::Customer,
             text: format!("message {version} of {id}"),
             rationale: None,
             answer_input_type: None,

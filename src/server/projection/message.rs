@@ -11,11 +11,10 @@ use crate::contract::{Event, Utterance};
 
 pub fn project(event: &Event, utterance: &Utterance, limits: &Limits) -> Projection {
     let at = DateTime::from_millis(event.at_ms);
-    let speaker: &'static str = utterance.speaker.into();
     let stored = doc! {
         "seq": event.envelope.seq.map_or(Bson::Null, Bson::Int64),
         "entry_id": &event.envelope.entry_id,
-        "speaker": speaker,
+        "speaker": utterance.speaker.as_str(),
         "agent": &event.envelope.agent,
         "text": &utterance.text,
         "rationale": utterance.rationale.as_deref().map_or(Bson::Null, Bson::from),
@@ -39,7 +38,7 @@ pub fn project(event: &Event, utterance: &Utterance, limits: &Limits) -> Project
         update,
         message: Some(Message {
             seq: event.envelope.seq,
-            speaker: speaker.to_owned(),
+            speaker: utterance.speaker,
             text: utterance.text.clone(),
             rationale: utterance.rationale.clone(),
             answer_input_type: utterance.answer_input_type.clone(),

@@ -7,6 +7,7 @@
 use mongodb::bson::{self, Bson, DateTime, Document, doc};
 
 use super::{Guard, Projection};
+use crate::api::Status;
 use crate::contract::{ApplicationDetails, Assessment, AssessmentKind, Decision, Event, Summary};
 
 /// Where each register lives in the conversation document.
@@ -54,8 +55,8 @@ pub fn assessment(event: &Event, a: &Assessment) -> Projection {
 }
 
 pub fn decision(event: &Event, d: Decision) -> Projection {
-    let value = doc! { "outcome": d.status().to_uppercase() };
-    register(event, "decision", value, Some(d.status()))
+    let value = doc! { "outcome": d.as_str() };
+    register(event, "decision", value, Some(Status::from(d).as_str()))
 }
 
 pub fn summary(event: &Event, s: &Summary) -> Projection {

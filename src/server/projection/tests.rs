@@ -64,7 +64,7 @@ fn an_assistant_message_keeps_its_rationale() {
     )
     .expect("applied");
     let message = p.message.unwrap();
-    assert_eq!(message.speaker, "assistant");
+    assert_eq!(message.speaker, crate::api::Speaker::Assistant);
     assert_eq!(message.rationale.as_deref(), Some("Greeting"));
     // Without created_at the time is the entry id's.
     assert_eq!(message.at_ms, 1_793_696_408_000);

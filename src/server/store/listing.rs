@@ -7,7 +7,7 @@ use mongodb::bson::{self, Bson, Document, doc};
 
 use super::{Store, StoreError, SummaryDoc, summary_projection};
 use crate::api::{
-    ConversationFilter, ConversationPage, ConversationSummary, StatusCounts, search_words,
+    ConversationFilter, ConversationPage, ConversationSummary, Status, StatusCounts, search_words,
 };
 use crate::server::projection::SEARCH_WORDS;
 
@@ -168,8 +168,8 @@ impl Store {
                 _ => 0,
             };
             counts.total += n;
-            if let Ok(status) = row.get_str("_id") {
-                counts.by_status.push((status.to_owned(), n));
+            if let Some(status) = row.get_str("_id").ok().and_then(Status::parse) {
+                counts.by_status.push((status, n));
             }
         }
         Ok(counts)
@@ -308,7 +308,7 @@ mod tests {
             customer_name: Some("Zoë O'Brien".into()),
             loan_amount: None,
             loan_purpose: None,
-            status: "active".into(),
+            status: Status::Active,
             started_at_ms: None,
             last_activity_ms: Some(42),
             message_count: 0,
@@ -357,7 +357,7 @@ mod tests {
     fn a_search_is_its_words_longest_first() {
         let query = filter_query(&ConversationFilter {
             search: Some("APP-04217 (x.*)".into()),
-            status: Some("paused".into()),
+            status: Some(Status::Paused),
         });
         assert_eq!(query.get_str("status"), Ok("paused"));
         assert_eq!(
@@ -414,7 +414,7 @@ mod tests {
         assert!(!with("zoë smith").matches(&c));
         let paused = ConversationFilter {
             search: None,
-            status: Some("paused".into()),
+            status: Some(Status::Paused),
         };
         assert!(!paused.matches(&c));
     }

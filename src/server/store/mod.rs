@@ -15,7 +15,7 @@ pub use audit::AuditEntry;
 pub use batch::BatchOutcome;
 pub use customers::NameCopy;
 pub use sessions::MongoSessionStore;
-pub use users::{NewUser, Role, UserDoc, UserError, normalise_email};
+pub use users::{NewUser, Role, UserDoc, UserError, normalise_email, parse_role};
 
 use mongodb::{
     Client, Collection, Database, IndexModel,
@@ -27,8 +27,9 @@ use serde::Deserialize;
 
 use crate::api::{
     Application, AssessmentView, ConversationDetail, ConversationSummary, Message, NoticeVersion,
-    NoticeboardEntry,
+    NoticeboardEntry, Status,
 };
+use crate::contract::{Decision, Speaker};
 use crate::server::config::ConfigError;
 use crate::server::projection::{Guard, SEARCH_WORDS};
 
@@ -349,7 +350,7 @@ impl Store {
             }
             // Undecided conversations in another band (a decided one's status is its
             // outcome), read through `by_status_age`: only the ones to move are visited.
-            let from: Vec<&str> = rules
+            let from: Vec<Status> = rules
                 .bands(now_ms)
                 .iter()
                 .map(|(band, _, _)| *band)
@@ -359,7 +360,7 @@ impl Store {
             // plans on the index (secantusd-rs scanned the collection for the `$in`).
             let mut ids: Vec<String> = Vec::new();
             for from in from {
-                let candidates = doc! { "status": from, "last_message_at": age.clone() };
+                let candidates = doc! { "status": from.as_str(), "last_message_at": age.clone() };
                 ids.extend(
                     self.conversations
                         .distinct("_id", candidates)
@@ -375,14 +376,14 @@ impl Store {
                 let one = doc! {
                     "_id": id,
                     "decision": { "$exists": false },
-                    "status": { "$ne": status },
+                    "status": { "$ne": status.as_str() },
                     "last_message_at": age.clone(),
                 };
                 let moved = self
                     .conversations
                     .find_one_and_update(
                         one,
-                        doc! { "$set": { "status": status }, "$inc": { "version": 1_i64 } },
+                        doc! { "$set": { "status": status.as_str() }, "$inc": { "version": 1_i64 } },
                     )
                     .projection(summary_projection())
                     .return_document(ReturnDocument::After)
@@ -579,7 +580,7 @@ struct AssessmentDoc {
 
 #[derive(Debug, Deserialize)]
 struct DecisionDoc {
-    outcome: String,
+    outcome: Decision,
 }
 
 #[derive(Debug, Deserialize)]
@@ -610,7 +611,7 @@ impl AssessmentDoc {
 #[derive(Debug, Deserialize)]
 struct MessageDoc {
     seq: Option<i64>,
-    speaker: String,
+    speaker: Speaker,
     #[serde(default)]
     text: String,
     rationale: Option<String>,
@@ -628,7 +629,9 @@ impl From<SummaryDoc> for ConversationSummary {
             customer_name: d.customer_name,
             loan_amount: d.brief.loan_amount,
             loan_purpose: d.brief.loan_purpose,
-            status: d.status,
+            // Every stored conversation has a status; one from a newer version that this
+            // one does not know reads as active.
+            status: Status::parse(&d.status).unwrap_or(Status::Active),
             started_at_ms: d.started_at.map(|t| t.timestamp_millis()),
             last_activity_ms: d.last_activity_at.map(|t| t.timestamp_millis()),
             message_count: d.message_count,

@@ -16,30 +16,11 @@ const ADMIN_LOCK_LEASE: std::time::Duration = std::time::Duration::from_secs(10)
 /// How long a change waits for the lock before giving up.
 const ADMIN_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Manages accounts, and sees everything a supervisor sees.
-    Admin,
-    /// Watches conversations and customers.
-    Supervisor,
-}
+pub use crate::api::Role;
 
-impl Role {
-    pub fn parse(text: &str) -> Result<Self, UserError> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "admin" => Ok(Self::Admin),
-            "supervisor" => Ok(Self::Supervisor),
-            other => Err(UserError::UnknownRole(other.to_owned())),
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Admin => "admin",
-            Self::Supervisor => "supervisor",
-        }
-    }
+/// `text` as a role, or an error naming the roles there are.
+pub fn parse_role(text: &str) -> Result<Role, UserError> {
+    Role::parse(text).ok_or_else(|| UserError::UnknownRole(text.trim().to_owned()))
 }
 
 /// A stored account.
@@ -520,7 +501,7 @@ mod tests {
 
     #[test]
     fn roles_parse() {
-        assert_eq!(Role::parse("Supervisor").unwrap(), Role::Supervisor);
-        assert!(Role::parse("root").is_err());
+        assert_eq!(parse_role("Supervisor").unwrap(), Role::Supervisor);
+        assert!(matches!(parse_role("root"), Err(UserError::UnknownRole(r)) if r == "root"));
     }
 }
