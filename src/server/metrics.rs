@@ -1,16 +1,17 @@
 //! Operations endpoints: `/healthz` (the process is up), `/readyz` (Redis and the store
-//! answer) and `/metrics` in the Prometheus text format. Ingest counts what it does with
+//! answer) and `/metrics` in the Prometheus text format, recorded through the `metrics`
+//! crate and rendered by `metrics-exporter-prometheus`. Ingest counts what it does with
 //! each entry here; the consumer group's backlog is read from Redis when scraped, so any
 //! process (web-only too) reports it for the whole group. Web processes serve them beside
 //! the app; ingest-only processes serve them alone on `METRICS_ADDR` ([`serve`]).
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::{Router, extract::FromRef, extract::State, http::StatusCode, response::IntoResponse};
+use metrics::{Counter, Histogram, Key, Label, Level, Metadata, Recorder};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusRecorder};
 use redis::{AsyncCommands, streams::StreamInfoGroupsReply};
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -95,112 +96,100 @@ impl Disposition {
 /// Upper bounds (seconds) of the histograms' buckets.
 const BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0];
 
-/// A Prometheus histogram of durations, updated without a lock.
-#[derive(Debug, Default)]
-struct Histogram {
-    buckets: [AtomicU64; BUCKETS.len()],
-    count: AtomicU64,
-    micros: AtomicU64,
-}
+const BATCH_SECONDS: &str = "billie_ingest_batch_seconds";
+const ENTRY_AGE_SECONDS: &str = "billie_ingest_entry_age_seconds";
+const PENDING: &str = "billie_consumer_pending";
+const LAG: &str = "billie_consumer_lag";
 
-impl Histogram {
-    fn observe(&self, took: Duration) {
-        let secs = took.as_secs_f64();
-        for (bucket, bound) in self.buckets.iter().zip(BUCKETS) {
-            if secs <= bound {
-                bucket.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        self.count.fetch_add(1, Ordering::Relaxed);
-        self.micros
-            .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
-    }
-
-    fn render(&self, name: &str, out: &mut String) {
-        let _ = writeln!(out, "# TYPE {name} histogram");
-        for (bucket, bound) in self.buckets.iter().zip(BUCKETS) {
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{le=\"{bound}\"}} {}",
-                bucket.load(Ordering::Relaxed)
-            );
-        }
-        let count = self.count.load(Ordering::Relaxed);
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
-        let sum = self.micros.load(Ordering::Relaxed) as f64 / 1e6;
-        let _ = writeln!(out, "{name}_sum {sum}");
-        let _ = writeln!(out, "{name}_count {count}");
-    }
-}
-
-#[derive(Debug, Default)]
+/// This process's metrics: a Prometheus recorder of its own (not the global one, so
+/// tests and benchmarks can run several consumers, each with its counts, in one process),
+/// with the handles ingest uses on every entry kept, so counting is a map lookup and an
+/// atomic add.
 pub struct Metrics {
-    /// Counts by disposition, then event type.
-    events: Mutex<BTreeMap<Disposition, BTreeMap<String, u64>>>,
+    recorder: PrometheusRecorder,
+    /// Counters by disposition and event type, registered the first time each is seen.
+    events: Mutex<BTreeMap<Disposition, BTreeMap<String, Counter>>>,
     batches: Histogram,
     /// How old entries were when acknowledged (see [`Metrics::acknowledged`]).
     ages: Histogram,
 }
 
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        // The buckets are valid (non-empty), so this cannot fail; were it to, the
+        // histograms would render as summaries rather than stop the process.
+        let builder = PrometheusBuilder::new();
+        let builder = builder
+            .set_buckets(&BUCKETS)
+            .unwrap_or_else(|_| PrometheusBuilder::new());
+        let recorder = builder.build_recorder();
+        let batches = Self::histogram(&recorder, BATCH_SECONDS);
+        let ages = Self::histogram(&recorder, ENTRY_AGE_SECONDS);
+        Self {
+            recorder,
+            events: Mutex::default(),
+            batches,
+            ages,
+        }
+    }
+}
+
+static METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, None);
+
 impl Metrics {
-    /// Called once per entry: allocates only the first time a type is seen.
+    fn histogram(recorder: &PrometheusRecorder, name: &'static str) -> Histogram {
+        recorder.register_histogram(&Key::from_static_name(name), &METADATA)
+    }
+
+    /// Called once per entry: registers a counter only the first time a type is seen.
     pub fn count(&self, disposition: Disposition, typ: &str) {
         let Ok(mut events) = self.events.lock() else {
             return;
         };
         let by_type = events.entry(disposition).or_default();
-        match by_type.get_mut(typ) {
-            Some(n) => *n += 1,
-            None => {
-                by_type.insert(typ.to_owned(), 1);
-            }
+        if let Some(counter) = by_type.get(typ) {
+            counter.increment(1);
+            return;
         }
+        let labels = vec![Label::new("type", typ.to_owned())];
+        let key = Key::from_parts(disposition.metric(), labels);
+        let counter = self.recorder.register_counter(&key, &METADATA);
+        counter.increment(1);
+        by_type.insert(typ.to_owned(), counter);
     }
 
     /// Time to apply and acknowledge one batch.
     pub fn batch(&self, took: Duration) {
-        self.batches.observe(took);
+        self.batches.record(took.as_secs_f64());
     }
 
     /// An entry acknowledged (its effect stored, or its refusal recorded) `age` after
     /// Redis added it: how far the dashboard trails the chat. The age comes from the
     /// entry id's time, Redis's clock, so a skew between the two hosts shifts it.
     pub fn acknowledged(&self, age: Duration) {
-        self.ages.observe(age);
+        self.ages.record(age.as_secs_f64());
     }
 
     /// The Prometheus text exposition, with the group's backlog if known.
     pub fn render(&self, group: Option<&GroupBacklog>) -> String {
-        let mut out = String::new();
-        let events = self.events.lock().map(|e| e.clone()).unwrap_or_default();
-        for (disposition, by_type) in &events {
-            let name = disposition.metric();
-            let _ = writeln!(out, "# TYPE {name} counter");
-            for (typ, n) in by_type {
-                let _ = writeln!(out, "{name}{{type=\"{}\"}} {n}", escape(typ));
-            }
-        }
-        self.batches.render("billie_ingest_batch_seconds", &mut out);
-        self.ages
-            .render("billie_ingest_entry_age_seconds", &mut out);
         if let Some(group) = group {
-            let _ = writeln!(out, "# TYPE billie_consumer_pending gauge");
-            let _ = writeln!(out, "billie_consumer_pending {}", group.pending);
+            let gauge = |name: &'static str| {
+                self.recorder
+                    .register_gauge(&Key::from_static_name(name), &METADATA)
+            };
+            gauge(PENDING).set(group.pending as f64);
             if let Some(lag) = group.lag {
-                let _ = writeln!(out, "# TYPE billie_consumer_lag gauge");
-                let _ = writeln!(out, "billie_consumer_lag {lag}");
+                gauge(LAG).set(lag as f64);
             }
         }
-        out
+        self.recorder.handle().render()
     }
-}
-
-/// Label values may hold anything a producer wrote in `typ`.
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }
 
 /// The consumer group's backlog: delivered but unacknowledged, and not yet delivered.
@@ -283,15 +272,23 @@ mod tests {
             pending: 3,
             lag: Some(7),
         }));
-        assert!(text.contains("billie_events_applied_total{type=\"user_input\"} 2\n"));
-        assert!(text.contains("billie_events_unknown_type_total{type=\"odd\\\"type\"} 1\n"));
-        assert!(text.contains("billie_ingest_batch_seconds_bucket{le=\"0.01\"} 0\n"));
-        assert!(text.contains("billie_ingest_batch_seconds_bucket{le=\"0.025\"} 1\n"));
-        assert!(text.contains("billie_ingest_batch_seconds_count 1\n"));
-        assert!(text.contains("billie_ingest_entry_age_seconds_bucket{le=\"0.1\"} 1\n"));
-        assert!(text.contains("billie_ingest_entry_age_seconds_bucket{le=\"5\"} 2\n"));
-        assert!(text.contains("billie_ingest_entry_age_seconds_sum 2.07\n"));
-        assert!(text.contains("billie_consumer_pending 3\n"));
-        assert!(text.contains("billie_consumer_lag 7\n"));
+        let has = |line: &str| assert!(text.lines().any(|l| l == line), "{line}\n{text}");
+        has("billie_events_applied_total{type=\"user_input\"} 2");
+        has("billie_events_unknown_type_total{type=\"odd\\\"type\"} 1");
+        has("billie_ingest_batch_seconds_bucket{le=\"0.01\"} 0");
+        has("billie_ingest_batch_seconds_bucket{le=\"0.025\"} 1");
+        has("billie_ingest_batch_seconds_count 1");
+        has("billie_ingest_entry_age_seconds_bucket{le=\"0.1\"} 1");
+        has("billie_ingest_entry_age_seconds_bucket{le=\"5\"} 2");
+        has("billie_ingest_entry_age_seconds_count 2");
+        has("billie_consumer_pending 3");
+        has("billie_consumer_lag 7");
+    }
+
+    #[test]
+    fn each_process_counts_on_its_own() {
+        let (a, b) = (Metrics::default(), Metrics::default());
+        a.count(Disposition::Applied, "user_input");
+        assert!(!b.render(None).contains("user_input"));
     }
 }
