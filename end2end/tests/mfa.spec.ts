@@ -4,12 +4,11 @@
 //
 // Each test speaks through a proxy address of its own (the test server trusts 127.0.0.1
 // as a proxy), so its failures count against no other test's sign-ins.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { expect, type Browser, type Page } from '@playwright/test';
-import { ADMIN, addUser, BASE_URL, hydrated, signInAs, tag, test } from './support';
+import { ADMIN, addUser, BASE_URL, freePort, hydrated, signInAs, startDashboard, tag, test } from './support';
 
 /** The TOTP time step now (30 s). */
 function currentStep(): number {
@@ -180,29 +179,11 @@ test('an operator resets two-step sign-in with the CLI', async ({ browser }) => 
   await context.close();
 });
 
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const a = server.address();
-      server.close(() => done(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
-
 test('with MFA_REQUIRED=admins, an admin enrols before anything else', async ({ browser }) => {
   const port = await freePort();
-  const root = resolve(__dirname, '../..');
-  const bin = process.env.APP_BIN ?? resolve(root, 'target/debug/billie-dashboard');
-  const env = { ...process.env, LEPTOS_SITE_ADDR: `127.0.0.1:${port}`, ENABLE_EVENT_PROCESSING: 'false', MFA_REQUIRED: 'admins' };
-  const web: ChildProcess = spawn(bin, [], { cwd: root, env, stdio: 'ignore' });
+  const web = await startDashboard(port, { ENABLE_EVENT_PROCESSING: 'false', MFA_REQUIRED: 'admins' });
   try {
     const base = `http://127.0.0.1:${port}`;
-    for (let up = false; !up; ) {
-      up = await fetch(`${base}/healthz`).then((r) => r.ok, () => false);
-      if (!up) await new Promise((r) => setTimeout(r, 100));
-    }
     const admin = { email: `mfa.admin.${tag().toLowerCase()}@billie.example`, password: 'an-admin-two-step-password' };
     addUser(admin.email, admin.password, 'admin');
     const context = await contextFrom(browser);

@@ -2,43 +2,12 @@
 // ingest) beside the one the suite uses, stops it while events are appended, and starts
 // it again: the badge must say the page is reconnecting and since when, and then the page
 // must show what happened meanwhile, without a reload.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import { resolve } from 'node:path';
+import { type ChildProcess } from 'node:child_process';
 import { expect } from '@playwright/test';
-import { appendEntries, BASE_URL, said, signIn, started, tag, test } from './support';
-
-const ROOT = resolve(__dirname, '../..');
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => done(port));
-    });
-  });
-}
+import { appendEntries, BASE_URL, freePort, said, signIn, startDashboard, started, tag, test } from './support';
 
 async function startServer(port: number): Promise<ChildProcess> {
-  const bin = process.env.APP_BIN ?? resolve(ROOT, 'target/debug/billie-dashboard');
-  const child = spawn(bin, [], {
-    cwd: ROOT,
-    env: { ...process.env, LEPTOS_SITE_ADDR: `127.0.0.1:${port}`, ENABLE_EVENT_PROCESSING: 'false' },
-    stdio: 'ignore',
-  });
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return child;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() > deadline) throw new Error('the second web process did not start');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  return startDashboard(port, { ENABLE_EVENT_PROCESSING: 'false' });
 }
 
 async function stopServer(child: ChildProcess) {

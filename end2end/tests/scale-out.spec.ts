@@ -5,39 +5,12 @@
 // version).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { expect, type Page } from '@playwright/test';
-import { addUserIn, appendEntries, fixtureEntries, said, started, SUPERVISOR, tag, type Fields, test } from './support';
+import { addUserIn, appendEntries, fixtureEntries, freePort, ROOT, said, started, SUPERVISOR, tag, type Fields, test, waitFor } from './support';
 
-const ROOT = resolve(__dirname, '../..');
 const BIN = process.env.APP_BIN ?? resolve(ROOT, 'target/debug/billie-dashboard');
 const FIXTURES = process.env.CONTRACT_FIXTURES ?? resolve(__dirname, '../../tests/fixtures');
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => done(port));
-    });
-  });
-}
-
-async function waitFor(url: string) {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() > deadline) throw new Error(`${url} did not answer`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** Collects the live-feed frames a page receives: the versions seen per conversation. */
 function recordFrames(page: Page): Map<string, Set<number>> {

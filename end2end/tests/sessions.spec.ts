@@ -6,40 +6,11 @@
 // Two web-only processes with a 6 s idle timeout share the test server's store. The
 // second listens on another notice channel, so it never hears the first one's notices:
 // it stands for a process whose notice was lost.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import { resolve } from 'node:path';
+import { type ChildProcess } from 'node:child_process';
 import { expect, type Browser, type Page } from '@playwright/test';
-import { addUser, hydrated, tag, test } from './support';
+import { addUser, freePort, hydrated, startDashboard, tag, test } from './support';
 
-const ROOT = resolve(__dirname, '../..');
-const BIN = process.env.APP_BIN ?? resolve(ROOT, 'target/debug/billie-dashboard');
 const IDLE_SECS = 6;
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => done(port));
-    });
-  });
-}
-
-async function waitFor(url: string) {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() > deadline) throw new Error(`${url} did not answer`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const processes: ChildProcess[] = [];
 let web1 = '';
@@ -48,9 +19,7 @@ let web2 = '';
 test.beforeAll(async () => {
   const start = async (extra: Record<string, string>) => {
     const port = await freePort();
-    const env = { ...process.env, LEPTOS_SITE_ADDR: `127.0.0.1:${port}`, ENABLE_EVENT_PROCESSING: 'false', SESSION_IDLE_SECS: String(IDLE_SECS), ...extra };
-    processes.push(spawn(BIN, [], { cwd: ROOT, env, stdio: 'ignore' }));
-    await waitFor(`http://127.0.0.1:${port}/healthz`);
+    processes.push(await startDashboard(port, { ENABLE_EVENT_PROCESSING: 'false', SESSION_IDLE_SECS: String(IDLE_SECS), ...extra }));
     return `http://127.0.0.1:${port}`;
   };
   web1 = await start({});

@@ -1,5 +1,6 @@
 // Helpers shared by the end-to-end tests: the test account, the ledger, signing in.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { test as base, expect, type Page } from '@playwright/test';
@@ -109,4 +110,46 @@ export function said(conv: string, seq: number, utterance: string, speaker: 'cus
     seq: String(seq),
     payload: JSON.stringify({ utterance, created_at: new Date().toISOString() }),
   };
+}
+
+/** The repository's root, where the dashboard is started from. */
+export const ROOT = resolve(__dirname, '../..');
+
+/** A TCP port nothing listens on now. */
+export function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => done(port));
+    });
+  });
+}
+
+/** Waits until `url` answers 2xx (30 s at most). */
+export async function waitFor(url: string) {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error(`${url} did not answer`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Starts one more dashboard process (`args`, with `env` over the suite's) on `port`. */
+export async function startDashboard(port: number, env: Record<string, string> = {}, args: string[] = []): Promise<ChildProcess> {
+  const bin = process.env.APP_BIN ?? resolve(ROOT, 'target/debug/billie-dashboard');
+  const child = spawn(bin, args, {
+    cwd: ROOT,
+    env: { ...process.env, LEPTOS_SITE_ADDR: `127.0.0.1:${port}`, ...env },
+    stdio: 'ignore',
+  });
+  await waitFor(`http://127.0.0.1:${port}/healthz`);
+  return child;
 }

@@ -13,6 +13,7 @@
 //! does not sign in; it keeps the account in the session as [`Pending`] (for
 //! [`PENDING_FOR`]) and sends the browser to `/login/mfa`, whose form signs in.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use axum::{
@@ -29,6 +30,7 @@ use super::session::{SIGNED_IN_AT, now_ms};
 use super::throttle::{Verdict, minutes};
 use super::{Session, User, audit_entry, safe_next, urlencode};
 use crate::server::state::AppState;
+use crate::server::store::UserDoc;
 
 /// What the authenticator app shows next to the code.
 const ISSUER: &str = "Billie supervisor";
@@ -288,6 +290,67 @@ pub struct PasswordForm {
     password: String,
 }
 
+/// Back to the account page's two-step section, saying what went wrong.
+fn back(error: &str) -> Response {
+    Redirect::to(&format!("/account?error={error}#two-step")).into_response()
+}
+
+/// Why an account-page two-step form stops short.
+enum Stop {
+    /// Nobody (or no account any more) is signed in.
+    SignIn,
+    /// Back to the form, saying this.
+    Back(&'static str),
+}
+
+impl IntoResponse for Stop {
+    fn into_response(self) -> Response {
+        match self {
+            Self::SignIn => Redirect::to("/login").into_response(),
+            Self::Back(error) => back(error),
+        }
+    }
+}
+
+/// The signed-in account as stored now, for the account page's two-step forms.
+async fn account(state: &AppState, session: &Session) -> Result<(User, UserDoc), Stop> {
+    let user = session.user.clone().ok_or(Stop::SignIn)?;
+    match state.store.user_by_id(&user.id).await {
+        Ok(Some(doc)) => Ok((user, doc)),
+        Ok(None) => Err(Stop::SignIn),
+        Err(e) => {
+            tracing::error!(error = %e, "two-step: account not read");
+            Err(Stop::Back("unavailable"))
+        }
+    }
+}
+
+/// Counts an attempt at `key` (a password or a code typed on the account page).
+async fn attempt(state: &AppState, key: &str, address: Option<IpAddr>) -> Result<(), Stop> {
+    let mut redis = state.redis.clone();
+    match state.auth.throttle.attempt(&mut redis, key, address).await {
+        Ok(Verdict::Allowed) => Ok(()),
+        Ok(Verdict::Refused { .. }) => Err(Stop::Back("mfa-throttled")),
+        Err(e) => {
+            tracing::error!(error = %e, "throttle unavailable");
+            Err(Stop::Back("unavailable"))
+        }
+    }
+}
+
+/// The attempt at `key` succeeded: its failures are forgotten.
+async fn succeeded(state: &AppState, key: &str, address: Option<IpAddr>) {
+    let mut redis = state.redis.clone();
+    if let Err(e) = state
+        .auth
+        .throttle
+        .succeeded(&mut redis, key, address)
+        .await
+    {
+        tracing::warn!(error = %e, "failure count not cleared");
+    }
+}
+
 /// `POST /account/mfa/start`: draws a secret to enrol, once the current password is
 /// given again (ASVS 7.5.1: a change to how one signs in asks who is asking). Wrong
 /// passwords count as failed sign-ins.
@@ -298,33 +361,17 @@ pub async fn begin(
     Form(form): Form<PasswordForm>,
 ) -> Response {
     let address = Some(client);
-    let Some(user) = session.user else {
-        return Redirect::to("/login").into_response();
+    let (user, doc) = match account(&state, &session).await {
+        Ok(found) => found,
+        Err(stop) => return stop.into_response(),
     };
-    let back =
-        |error: &str| Redirect::to(&format!("/account?error={error}#two-step")).into_response();
     if form.password.chars().count() > super::MAX_PASSWORD_CHARS {
         return back("mfa-password");
     }
-    let mut redis = state.redis.clone();
-    let throttle = &state.auth.throttle;
-    match throttle.attempt(&mut redis, &user.email, address).await {
-        Ok(Verdict::Allowed) => {}
-        Ok(Verdict::Refused { .. }) => return back("mfa-throttled"),
-        Err(e) => {
-            tracing::error!(error = %e, "sign-in throttle unavailable");
-            return back("unavailable");
-        }
+    if let Err(stop) = attempt(&state, &user.email, address).await {
+        return stop.into_response();
     }
-    let hash = match state.store.user_by_id(&user.id).await {
-        Ok(Some(doc)) => doc.password_hash,
-        Ok(None) => return Redirect::to("/login").into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "two-step enrolment: account not read");
-            return back("unavailable");
-        }
-    };
-    match super::password::verify(form.password, Some(hash)).await {
+    match super::password::verify(form.password, Some(doc.password_hash)).await {
         Ok(true) => {}
         Ok(false) => {
             let entry = audit_entry(Some(&user.email), "mfa.enrol_failure", None, address);
@@ -337,7 +384,7 @@ pub async fn begin(
             return back("unavailable");
         }
     }
-    let _ = throttle.succeeded(&mut redis, &user.email, address).await;
+    succeeded(&state, &user.email, address).await;
     if let Err(e) = state.store.set_mfa_pending(&user.id, &new_secret()).await {
         tracing::error!(error = %e, "two-step enrolment not started");
         return back("unavailable");
@@ -356,18 +403,9 @@ pub async fn confirm(
     Form(form): Form<CodeForm>,
 ) -> Response {
     let address = Some(client);
-    let Some(user) = session.user.clone() else {
-        return Redirect::to("/login").into_response();
-    };
-    let back =
-        |error: &str| Redirect::to(&format!("/account?error={error}#two-step")).into_response();
-    let doc = match state.store.user_by_id(&user.id).await {
-        Ok(Some(doc)) => doc,
-        Ok(None) => return Redirect::to("/login").into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "two-step enrolment: account not read");
-            return back("unavailable");
-        }
+    let (user, doc) = match account(&state, &session).await {
+        Ok(found) => found,
+        Err(stop) => return stop.into_response(),
     };
     let Some(secret) = doc.mfa_pending else {
         return back("mfa-not-started");
@@ -426,32 +464,17 @@ pub async fn disable(
     Form(form): Form<CodeForm>,
 ) -> Response {
     let address = Some(client);
-    let Some(user) = session.user.clone() else {
-        return Redirect::to("/login").into_response();
+    let (user, doc) = match account(&state, &session).await {
+        Ok(found) => found,
+        Err(stop) => return stop.into_response(),
     };
-    let back =
-        |error: &str| Redirect::to(&format!("/account?error={error}#two-step")).into_response();
     if state.auth.mfa_required(user.role) {
         return back("mfa-required");
     }
-    let mut redis = state.redis.clone();
     let key = format!("mfa:{}", user.email);
-    match state.auth.throttle.attempt(&mut redis, &key, address).await {
-        Ok(Verdict::Allowed) => {}
-        Ok(Verdict::Refused { .. }) => return back("mfa-throttled"),
-        Err(e) => {
-            tracing::error!(error = %e, "two-step throttle unavailable");
-            return back("unavailable");
-        }
+    if let Err(stop) = attempt(&state, &key, address).await {
+        return stop.into_response();
     }
-    let doc = match state.store.user_by_id(&user.id).await {
-        Ok(Some(doc)) => doc,
-        Ok(None) => return Redirect::to("/login").into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "two-step: account not read");
-            return back("unavailable");
-        }
-    };
     let Some(mfa) = doc.mfa else {
         return Redirect::to("/account#two-step").into_response();
     };
@@ -465,11 +488,7 @@ pub async fn disable(
         tracing::error!(error = %e, "two-step sign-in not turned off");
         return back("unavailable");
     }
-    let _ = state
-        .auth
-        .throttle
-        .succeeded(&mut redis, &key, address)
-        .await;
+    succeeded(&state, &key, address).await;
     let entry = audit_entry(Some(&user.email), "mfa.disable", None, address);
     state.store.audit(entry).await;
     Redirect::to("/account?saved=mfa-off#two-step").into_response()
