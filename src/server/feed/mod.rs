@@ -296,11 +296,18 @@ async fn serve_socket(
                 match check {
                     Check::Until(until) => deadline = until,
                     Check::Unknown if now < deadline => {}
+                    // Past what is known of the session and the store cannot say more:
+                    // the browser reconnects (with back-off), and the guard decides then.
+                    // Not "signed out": the session may well have been slid meanwhile.
+                    Check::Unknown => {
+                        close(&mut socket, close_code::AGAIN, "session not checked").await;
+                        break;
+                    }
                     Check::Changed => {
                         close(&mut socket, SESSION_CHANGED, "session changed").await;
                         break;
                     }
-                    Check::Ended | Check::Unknown => {
+                    Check::Ended => {
                         close(&mut socket, SIGNED_OUT, "session ended").await;
                         break;
                     }
