@@ -18,13 +18,22 @@ pub mod cli;
 #[cfg(feature = "ssr")]
 pub mod server;
 
-/// Entry point of the browser build: hydrates the page's islands (see `app`) and starts
-/// the keyboard. A page's island marks the body once it is interactive, so tests (and
-/// curious humans) can tell; a page without one (sign-in) is marked at once.
+/// Entry point of the browser build: hydrates the server-rendered page and marks the
+/// body (`data-hydrated`) so tests (and curious humans) can tell the app is interactive.
+/// Pages are lazy routes (see `app`), so hydration waits for the shown page's module.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_islands();
-    app::start();
+    wasm_bindgen_futures::spawn_local(async {
+        let Some(body) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.body())
+        else {
+            return;
+        };
+        let owner = leptos::mount::hydrate_from_async(body.clone(), app::App).await;
+        owner.forget();
+        let _ = body.set_attribute("data-hydrated", "true");
+    });
 }

@@ -40,34 +40,35 @@ test('a wrong password is refused with a clear message', async ({ page }) => {
 
 test("each page's code is loaded when the page is first shown", async ({ page }) => {
   // The build is split (cargo leptos --split): a main module with the framework and the
-  // conversations list's island, and a module of each other page's island.
+  // conversations list, and the modules of each other page (a lazy route).
   const loaded: string[] = [];
   page.on('request', (request) => {
     const path = new URL(request.url()).pathname;
     if (path.endsWith('.wasm')) loaded.push(path);
   });
-  const pageCode = (island: string) => loaded.some((path) => path.includes(`${island}_loader_`));
-  const anyPageCode = () => loaded.some((path) => path.includes('_loader_'));
+  const pageCode = (route: string) => loaded.some((path) => path.includes(`__${route}_route_view_`));
 
   await page.goto('/login');
   await hydrated(page);
   expect(loaded).toContain('/pkg/billie-dashboard.wasm');
-  expect(anyPageCode()).toBe(false);
+  expect(pageCode('login')).toBe(true);
+  expect(pageCode('users')).toBe(false);
 
+  // The list is in the main module: signing in loads no page's module.
+  const signingIn = loaded.length;
   await page.getByLabel('Email').fill(ADMIN.email);
   await page.getByLabel('Password').fill(ADMIN.password);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page).toHaveURL(/\/conversations$/);
   await hydrated(page);
   await expect(page.getByTestId('live-badge')).toHaveText('Live');
-  expect(anyPageCode()).toBe(false);
+  expect(loaded.slice(signingIn).filter((path) => path.includes('_route_view_'))).toEqual([]);
 
-  // Another page loads its island's code, and the page works.
+  // Another page, moved to in the browser, loads its code, and the page works.
   await page.getByRole('link', { name: 'Users' }).click();
   await expect(page.getByRole('heading', { name: 'Users' })).toBeVisible();
-  await hydrated(page);
-  expect(pageCode('users_page')).toBe(true);
-  expect(pageCode('account_page')).toBe(false);
+  expect(pageCode('users')).toBe(true);
+  expect(pageCode('account')).toBe(false);
 });
 
 test('a new message appears live in the open conversation', async ({ page }) => {

@@ -325,8 +325,6 @@ test('the keyboard reaches everything: / to search, j and k to move, Enter to op
   const href = await links.nth(0).getAttribute('href');
   await page.keyboard.press('Enter');
   await expect(page).toHaveURL(new RegExp(`${href}$`));
-  // A link loads the page from the server: wait until it is interactive.
-  await hydrated(page);
   await expect(page.getByRole('log', { name: 'Transcript' })).toBeVisible();
   await page.keyboard.press('Escape');
   await expect(page).toHaveURL(/\/conversations$/);

@@ -1,6 +1,6 @@
 //! `/account`: the signed-in user's own profile (name and avatar), password and
 //! two-step sign-in. The two-step section is plain forms rendered on the server (its
-//! QR code is drawn there), passed into the page's island as children.
+//! QR code is drawn there), passed into the page as children.
 
 use leptos::prelude::*;
 use leptos::server::ServerAction;
@@ -12,18 +12,19 @@ use crate::api::{ChangePassword, MfaStatus, UpdateProfile, get_mfa, whoami};
 /// The route: what the avatar upload (a plain form post) came back with is in the URL.
 #[component]
 pub fn AccountRoute() -> impl IntoView {
-    let [saved, error, mfa] = super::query_params(["saved", "error", "mfa"]);
-    let (mfa_saved, mfa_error) = (saved.clone(), error.clone());
-    view! {
-        <AccountPage saved error>
-            <MfaSection saved=mfa_saved error=mfa_error required=mfa.is_some() />
-        </AccountPage>
+    move || {
+        let [saved, error, mfa] = super::query_params(["saved", "error", "mfa"]);
+        let (mfa_saved, mfa_error) = (saved.clone(), error.clone());
+        view! {
+            <AccountPage saved error>
+                <MfaSection saved=mfa_saved error=mfa_error required=mfa.is_some() />
+            </AccountPage>
+        }
     }
 }
 
-#[island(lazy)]
+#[component]
 fn AccountPage(saved: Option<String>, error: Option<String>, children: Children) -> impl IntoView {
-    super::page_context();
     let profile = ServerAction::<UpdateProfile>::new();
     let password = ServerAction::<ChangePassword>::new();
     let me = Resource::new(move || profile.version().get(), |_| whoami());

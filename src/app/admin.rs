@@ -12,9 +12,8 @@ use crate::api::{
     SetUserDisabled, SetUserRole, UserView, audit_log, list_users,
 };
 
-#[island(lazy)]
+#[component]
 pub fn UsersPage() -> impl IntoView {
-    super::page_context();
     let create = ServerAction::<CreateUser>::new();
     let disable = ServerAction::<SetUserDisabled>::new();
     let role = ServerAction::<SetUserRole>::new();
@@ -197,9 +196,8 @@ fn UserRow(
     }
 }
 
-#[island(lazy)]
+#[component]
 pub fn AuditPage() -> impl IntoView {
-    super::page_context();
     let first = Resource::new(|| (), |_| audit_log(None));
     view! {
         <Header />

@@ -11,18 +11,18 @@ use super::html;
 use super::live::{LiveFeed, Mark};
 use crate::api::{Change, ConversationDetail, Message, Speaker, Status, get_conversation};
 
-/// The route: the conversation's id is the path's last part.
+/// The route: the conversation's id is the path's last part; another id shows its page
+/// anew.
 #[component]
 pub fn ConversationRoute() -> impl IntoView {
-    view! { <ConversationPage id=super::path_param("id") /> }
+    move || view! { <ConversationPage id=super::path_param("id") /> }
 }
 
-#[island(lazy)]
+#[component]
 fn ConversationPage(id: String) -> impl IntoView {
-    super::page_context();
     let feed = LiveFeed::get();
-    let id = StoredValue::new(id);
-    let id = move || id.get_value();
+    let shown = StoredValue::new(id);
+    let id = move || shown.get_value();
     let detail = Resource::new(id, move |id| {
         // Before the fetch, so that the changes after its mark come with their messages.
         feed.watch(Some(id.clone()));
@@ -31,7 +31,11 @@ fn ConversationPage(id: String) -> impl IntoView {
     });
     // A hydrated page fetched nothing: say what it shows. Leaving it, say it no more.
     Effect::new(move |_| feed.watch(Some(id())));
-    on_cleanup(move || feed.watch(None));
+    on_cleanup(move || {
+        if let Some(id) = shown.try_get_value() {
+            feed.unwatch(&id);
+        }
+    });
     view! {
         <Header />
         <main class="page">

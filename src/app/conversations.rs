@@ -11,6 +11,7 @@ use super::clock::Clock;
 use super::format;
 use super::header::Header;
 use super::live::{LiveFeed, Mark};
+use super::memory::{Kept, ListMemory, Place, list_key, restore_place};
 use super::paging::{LoadMore, url};
 use super::search::{ListQuery, SearchBox};
 use crate::api::{
@@ -21,35 +22,55 @@ use crate::api::{
 const PATH: &str = "/conversations";
 
 /// The route: the search, the status tab and the page (`after`, for browsers without
-/// JavaScript) come from the URL.
+/// JavaScript) come from the URL; the page is shown anew when a link changes them.
 #[component]
 pub fn ConversationsRoute() -> impl IntoView {
-    let [q, status, after] = super::query_params(["q", "status", "after"]);
-    view! { <ConversationsPage q status after /> }
+    move || {
+        let [q, status, after] = super::query_params(["q", "status", "after"]);
+        view! { <ConversationsPage q status after /> }
+    }
 }
 
-/// Not lazy, unlike the other pages' islands: the list is where supervisors land, and its
-/// code in the main module makes one file, which compresses better than the split's many
-/// (BENCHMARKS.md, "The WASM bundle").
-#[island]
+#[component]
 fn ConversationsPage(
     q: Option<String>,
     status: Option<String>,
     after: Option<String>,
 ) -> impl IntoView {
-    super::page_context();
     let feed = LiveFeed::get();
+    let key = list_key(
+        PATH,
+        &[
+            ("q", q.as_deref()),
+            ("status", status.as_deref()),
+            ("after", after.as_deref()),
+        ],
+    );
+    // Back to this list: shown as it was left, without a fetch, until the search changes.
+    let restored = StoredValue::new(ListMemory::recall::<ListState>(PATH, &key));
+    let restoring = RwSignal::new(restored.with_value(Option::is_some));
     let query = ListQuery::new(q, after);
     let ListQuery { search, after } = query;
+    Effect::new(move |first: Option<()>| {
+        search.track();
+        after.track();
+        if first.is_some() {
+            restoring.set(false);
+        }
+    });
     let status = Signal::stored(status);
     let list = Resource::new(
-        move || (search.get(), status.get(), after.get()),
-        move |(search, status, after)| {
+        move || (restoring.get(), search.get(), status.get(), after.get()),
+        move |(restoring, search, status, after)| {
             let mark = feed.mark();
             async move {
+                if restoring {
+                    return None;
+                }
                 let filter = ConversationFilter::parse(search.clone(), status.clone());
+                let start = after.clone();
                 let page = list_conversations(search, status, after).await;
-                (mark, filter.unwrap_or_default(), page)
+                Some((mark, filter.unwrap_or_default(), start, page))
             }
         },
     );
@@ -93,12 +114,21 @@ fn ConversationsPage(
             </Transition>
             <Transition fallback=|| view! { <p class="muted">"Loading conversations…"</p> }>
                 {move || {
+                    if restoring.get() {
+                        let kept = restored.try_update_value(Option::take).flatten()?;
+                        restore_place(kept.scroll_y, kept.focused);
+                        let start = kept.state;
+                        return Some(
+                            view! { <LiveList start refetch=move || restoring.set(false) /> }
+                                .into_any(),
+                        );
+                    }
                     list.get()
-                        .map(|(mark, filter, page)| match page {
+                        .flatten()
+                        .map(|(mark, filter, start, page)| match page {
                             Ok(page) => {
-                                view! {
-                                    <LiveList mark filter page refetch=move || list.refetch() />
-                                }
+                                let start = ListState::new(mark, filter, start, page);
+                                view! { <LiveList start refetch=move || list.refetch() /> }
                                     .into_any()
                             }
                             Err(e) => {
@@ -160,31 +190,77 @@ struct Item {
     fresh: bool,
 }
 
-/// The list, kept current by the live feed from `mark` on.
-#[component]
-fn LiveList(
+/// What the list shows and how far it has followed the feed: what it starts from when
+/// fetched, and what it keeps when left ([`ListMemory`]).
+struct ListState {
     mark: Mark,
     filter: ConversationFilter,
-    page: ConversationPage,
-    refetch: impl Fn() + Clone + Send + Sync + 'static,
-) -> impl IntoView {
-    let items = RwSignal::new(
-        page.items
+    /// The page the list started from (`after` in its URL).
+    start: Option<String>,
+    items: Vec<Item>,
+    /// The cursor of the next page, while there is one.
+    next: Option<String>,
+    /// Changes to conversations below the loaded pages, kept until their page arrives: the
+    /// page may have been read before the change.
+    below: HashMap<String, ConversationSummary>,
+}
+
+impl ListState {
+    fn new(
+        mark: Mark,
+        filter: ConversationFilter,
+        start: Option<String>,
+        page: ConversationPage,
+    ) -> Self {
+        let items = page
+            .items
             .into_iter()
             .map(|conversation| Item {
                 conversation,
                 fresh: false,
             })
-            .collect::<Vec<_>>(),
-    );
-    let next = RwSignal::new(page.next);
+            .collect();
+        Self {
+            mark,
+            filter,
+            start,
+            items,
+            next: page.next,
+            below: HashMap::new(),
+        }
+    }
+
+    /// The list's URL, as [`ListMemory`] knows it.
+    fn key(&self) -> String {
+        list_key(
+            PATH,
+            &[
+                ("q", self.filter.search.as_deref()),
+                ("status", self.filter.status.map(Status::as_str)),
+                ("after", self.start.as_deref()),
+            ],
+        )
+    }
+}
+
+/// The list, kept current by the live feed from `start.mark` on, and kept when left.
+#[component]
+fn LiveList(start: ListState, refetch: impl Fn() + Clone + Send + Sync + 'static) -> impl IntoView {
+    let ListState {
+        mark,
+        filter,
+        start,
+        items,
+        next,
+        below,
+    } = start;
+    let items = RwSignal::new(items);
+    let next = RwSignal::new(next);
     let loading = RwSignal::new(false);
     let filter = StoredValue::new(filter);
-    // Changes to conversations below the loaded pages, kept until their page arrives: the
-    // page may have been read before the change.
-    let below = StoredValue::new(HashMap::<String, ConversationSummary>::new());
+    let below = StoredValue::new(below);
 
-    LiveFeed::get().follow(
+    let seen = LiveFeed::get().follow(
         mark,
         move |change| {
             let conversation = &change.conversation;
@@ -201,6 +277,37 @@ fn LiveList(
         },
         refetch,
     );
+
+    // Left (for a conversation, say): kept as it is now, for Back.
+    let place_now = Place::track(PATH);
+    on_cleanup(move || {
+        let (Some(mark), Some(mut items), Some(filter)) = (
+            seen.try_get_value(),
+            items.try_get_untracked(),
+            filter.try_get_value(),
+        ) else {
+            return;
+        };
+        items.iter_mut().for_each(|i| i.fresh = false);
+        let state = ListState {
+            mark,
+            filter,
+            start: start.clone(),
+            items,
+            next: next.try_get_untracked().flatten(),
+            below: below.try_get_value().unwrap_or_default(),
+        };
+        let (scroll_y, focused) = place_now.get();
+        ListMemory::keep(
+            PATH,
+            state.key(),
+            Kept {
+                state,
+                scroll_y,
+                focused,
+            },
+        );
+    });
 
     let load = Callback::new(move |()| {
         let Some(cursor) = next.get_untracked() else {

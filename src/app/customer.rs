@@ -9,15 +9,14 @@ use super::format;
 use super::header::Header;
 use crate::api::{CustomerProfile, get_customer};
 
-/// The route: the customer's id is the path's last part.
+/// The route: the customer's id is the path's last part; another id shows its page anew.
 #[component]
 pub fn CustomerRoute() -> impl IntoView {
-    view! { <CustomerPage id=super::path_param("id") /> }
+    move || view! { <CustomerPage id=super::path_param("id") /> }
 }
 
-#[island(lazy)]
+#[component]
 fn CustomerPage(id: String) -> impl IntoView {
-    super::page_context();
     let id = StoredValue::new(id);
     let id = move || id.get_value();
     let profile = Resource::new(id, get_customer);

@@ -5,28 +5,48 @@ use leptos::prelude::*;
 
 use super::format;
 use super::header::Header;
+use super::memory::{Kept, ListMemory, Place, list_key, restore_place};
 use super::paging::{LoadMore, url};
 use super::search::{ListQuery, SearchBox};
-use crate::api::{CustomerPage, CustomerSummary, list_customers};
+use crate::api::{CustomerSummary, list_customers};
 
 const PATH: &str = "/customers";
 
 /// The route: the search and the page (`after`, for browsers without JavaScript) come
-/// from the URL.
+/// from the URL; the page is shown anew when a link changes them.
 #[component]
 pub fn CustomersRoute() -> impl IntoView {
-    let [q, after] = super::query_params(["q", "after"]);
-    view! { <CustomersPage q after /> }
+    move || {
+        let [q, after] = super::query_params(["q", "after"]);
+        view! { <CustomersPage q after /> }
+    }
 }
 
-#[island(lazy)]
+#[component]
 fn CustomersPage(q: Option<String>, after: Option<String>) -> impl IntoView {
-    super::page_context();
+    let key = list_key(PATH, &[("q", q.as_deref()), ("after", after.as_deref())]);
+    // Back to this list: shown as it was left, without a fetch, until the search changes.
+    let restored = StoredValue::new(ListMemory::recall::<ListState>(PATH, &key));
+    let restoring = RwSignal::new(restored.with_value(Option::is_some));
     let query = ListQuery::new(q, after);
     let ListQuery { search, after } = query;
+    Effect::new(move |first: Option<()>| {
+        search.track();
+        after.track();
+        if first.is_some() {
+            restoring.set(false);
+        }
+    });
     let list = Resource::new(
-        move || (search.get(), after.get()),
-        |(search, after)| async move { (search.clone(), list_customers(search, after).await) },
+        move || (restoring.get(), search.get(), after.get()),
+        |(restoring, search, after)| async move {
+            if restoring {
+                return None;
+            }
+            let start = after.clone();
+            let page = list_customers(search.clone(), after).await;
+            Some((search, start, page))
+        },
     );
     view! {
         <Header />
@@ -42,9 +62,24 @@ fn CustomersPage(q: Option<String>, after: Option<String>) -> impl IntoView {
             </div>
             <Transition fallback=|| view! { <p class="muted">"Loading customers…"</p> }>
                 {move || {
+                    if restoring.get() {
+                        let kept = restored.try_update_value(Option::take).flatten()?;
+                        restore_place(kept.scroll_y, kept.focused);
+                        let start = kept.state;
+                        return Some(view! { <CustomerList start /> }.into_any());
+                    }
                     list.get()
-                        .map(|(search, page)| match page {
-                            Ok(page) => view! { <CustomerList search page /> }.into_any(),
+                        .flatten()
+                        .map(|(search, start, page)| match page {
+                            Ok(page) => {
+                                let start = ListState {
+                                    search,
+                                    start,
+                                    items: page.items,
+                                    next: page.next,
+                                };
+                                view! { <CustomerList start /> }.into_any()
+                            }
                             Err(e) => {
                                 view! {
                                     <p class="error" role="alert">
@@ -61,12 +96,66 @@ fn CustomersPage(q: Option<String>, after: Option<String>) -> impl IntoView {
     }
 }
 
+/// What the list shows: what it starts from when fetched, and what it keeps when left
+/// ([`ListMemory`]).
+struct ListState {
+    search: Option<String>,
+    /// The page the list started from (`after` in its URL).
+    start: Option<String>,
+    items: Vec<CustomerSummary>,
+    /// The cursor of the next page, while there is one.
+    next: Option<String>,
+}
+
+impl ListState {
+    /// The list's URL, as [`ListMemory`] knows it.
+    fn key(&self) -> String {
+        list_key(
+            PATH,
+            &[
+                ("q", self.search.as_deref()),
+                ("after", self.start.as_deref()),
+            ],
+        )
+    }
+}
+
 #[component]
-fn CustomerList(search: Option<String>, page: CustomerPage) -> impl IntoView {
-    let items = RwSignal::new(page.items);
-    let next = RwSignal::new(page.next);
+fn CustomerList(start: ListState) -> impl IntoView {
+    let ListState {
+        search,
+        start,
+        items,
+        next,
+    } = start;
+    let items = RwSignal::new(items);
+    let next = RwSignal::new(next);
     let loading = RwSignal::new(false);
     let search = StoredValue::new(search);
+    // Left (for a customer, say): kept as it is now, for Back.
+    let place_now = Place::track(PATH);
+    on_cleanup(move || {
+        let (Some(search), Some(items)) = (search.try_get_value(), items.try_get_untracked())
+        else {
+            return;
+        };
+        let state = ListState {
+            search,
+            start: start.clone(),
+            items,
+            next: next.try_get_untracked().flatten(),
+        };
+        let (scroll_y, focused) = place_now.get();
+        ListMemory::keep(
+            PATH,
+            state.key(),
+            Kept {
+                state,
+                scroll_y,
+                focused,
+            },
+        );
+    });
     let load = Callback::new(move |()| {
         let Some(cursor) = next.get_untracked() else {
             return;

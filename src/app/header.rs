@@ -39,10 +39,12 @@ pub fn Header() -> impl IntoView {
             format!("Reconnecting… stale since {h:02}:{m:02}"),
         ),
     };
-    let path = StoredValue::new(current_path());
+    let path = leptos_router::hooks::use_location().pathname;
     let current = move |section: &'static str| {
-        path.with_value(|p| p == section || p.starts_with(&format!("{section}/")))
-            .then_some("page")
+        move || {
+            path.with(|p| p == section || p.starts_with(&format!("{section}/")))
+                .then_some("page")
+        }
     };
     view! {
         <header class="topbar">
@@ -120,16 +122,4 @@ pub fn Header() -> impl IntoView {
             </form>
         </header>
     }
-}
-
-/// The page's path: the router's on the server, the address bar's in the browser (pages are
-/// islands there, without a router). A page's path does not change while it is shown.
-fn current_path() -> String {
-    #[cfg(feature = "ssr")]
-    let path = leptos_router::hooks::use_location()
-        .pathname
-        .get_untracked();
-    #[cfg(not(feature = "ssr"))]
-    let path = window().location().pathname().unwrap_or_default();
-    path
 }

@@ -4,8 +4,8 @@
 
 #[cfg(feature = "hydrate")]
 pub fn install() {
-    // One listener for the life of the page, from the main module: it works before the
-    // page's island has loaded.
+    // One listener for the life of the tab, from the main module: it works on every page,
+    // before a lazy page's module has loaded.
     let _listener = leptos::prelude::window_event_listener(leptos::ev::keydown, browser::on_key);
 }
 

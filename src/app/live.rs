@@ -1,5 +1,5 @@
-//! The browser's end of the live feed. One WebSocket per page (opened after hydration,
-//! reopened with back-off) appends every change it brings to a short in-memory log; views
+//! The browser's end of the live feed. One WebSocket per tab for the whole visit (opened
+//! after hydration, kept across pages, reopened with back-off) appends every change it brings to a short in-memory log; views
 //! follow the log from the moment their data was fetched, so a change that lands while a
 //! fetch is in flight is applied rather than lost. A new connection or a `resync` frame starts a new
 //! epoch: every view refetches, because changes may have been missed meanwhile.
@@ -26,9 +26,10 @@ pub enum LiveState {
     },
 }
 
-/// Changes kept for views that fall behind; a view further behind refetches.
+/// Changes kept for views that fall behind, and for a list left and shown again by Back
+/// (it applies what it missed); a view further behind refetches.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-const KEEP: usize = 512;
+const KEEP: usize = 2048;
 
 #[derive(Debug, Clone, Default)]
 struct FeedLog {
@@ -91,6 +92,18 @@ impl LiveFeed {
         self.send_watching();
     }
 
+    /// The page showing conversation `id` is left: its changes need their messages no
+    /// more, unless the next page already asked for them.
+    pub fn unwatch(&self, id: &str) {
+        if self
+            .watching
+            .try_with_value(|w| w.as_deref() == Some(id))
+            .unwrap_or(false)
+        {
+            self.watch(None);
+        }
+    }
+
     #[cfg(feature = "hydrate")]
     fn send_watching(&self) {
         let request = crate::api::FeedRequest {
@@ -113,13 +126,13 @@ impl LiveFeed {
 
     /// Calls `on_change` for each change after `from`, in order, and `on_resync`
     /// instead when changes after `from` are no longer known (new connection, server asked,
-    /// or too far behind). Runs in the browser only.
+    /// or too far behind). Runs in the browser only. Says how far the view has got.
     pub fn follow(
         self,
         from: Mark,
         on_change: impl Fn(&Change) + 'static,
         on_resync: impl Fn() + 'static,
-    ) {
+    ) -> StoredValue<Mark> {
         // Plain (thread-safe) storage: on the server a view is rendered on one worker and may
         // be dropped on another, which thread-local storage does not survive.
         let seen = StoredValue::new(from);
@@ -145,6 +158,7 @@ impl LiveFeed {
                 None => on_resync(),
             }
         });
+        seen
     }
 
     #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
@@ -166,7 +180,7 @@ impl LiveFeed {
         });
     }
 
-    /// Opens the WebSocket once per page (further calls do nothing).
+    /// Opens the WebSocket once per tab (further calls do nothing).
     pub fn start(self) {
         if self.started.get_value() {
             return;

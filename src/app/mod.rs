@@ -2,8 +2,10 @@
 //! the projections through [`crate::api`] and follow the live feed ([`live`]) so they
 //! change in place as conversations happen. Every page is complete when rendered on the
 //! server, so it reads without JavaScript; hydration adds the live feed, infinite scroll
-//! and the keyboard. Only what is interactive is hydrated: each page's body is a Leptos
-//! island, and the browser downloads the code of the islands it shows and nothing else.
+//! and the keyboard. Once hydrated it is a single-page app: the router runs in the
+//! browser, a link shows the next page without loading a document, one live feed serves
+//! the whole visit, and a list left and returned to is as it was ([`memory`]). Each page
+//! but the list is a lazy route: the browser downloads a page's code when it first shows it.
 
 mod account;
 mod admin;
@@ -18,15 +20,16 @@ mod html;
 mod keys;
 pub mod live;
 mod login;
+mod memory;
 mod paging;
 mod search;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    SsrMode,
+    Lazy, LazyRoute, SsrMode,
     components::{Redirect, Route, Router, Routes},
-    path,
+    lazy_route, path,
 };
 
 /// What a query parameter's value keeps as it is: unreserved characters (RFC 3986).
@@ -49,7 +52,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light dark" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <AutoReload options=options.clone() />
-                <HydrationScripts options islands=true />
+                <HydrationScripts options />
                 <MetaTags />
             </head>
             <body>
@@ -59,20 +62,25 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// The pages, routed on the server. What a page does in the browser is one island (its
-/// `…Page`); the route reads what the island needs from the URL and hands it over as
-/// props. Each island but the list's is lazy: its code is a WASM module of its own,
-/// loaded when the page is shown. Moving to another page loads it from the server.
+/// The pages. The server renders whichever is asked for; in the browser the router shows
+/// the next one in place. What the whole visit shares is set up here, once: the live feed,
+/// the clock, the profile signal, the lists' memory and the keyboard.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    live::LiveFeed::provide();
+    clock::Clock::provide();
+    header::ProfileChanged::provide();
+    memory::ListMemory::provide();
+    #[cfg(feature = "hydrate")]
+    keys::install();
     view! {
         <Stylesheet id="leptos" href="/pkg/billie-dashboard.css" />
         <Title text="Billie supervisor" />
         <Router>
             <Routes fallback=NotFound>
-                <Route path=path!("/login") view=login::LoginPage />
-                <Route path=path!("/login/mfa") view=login::MfaPage />
+                <Route path=path!("/login") view={Lazy::<LoginRoute>::new()} />
+                <Route path=path!("/login/mfa") view={Lazy::<MfaRoute>::new()} />
                 <Route path=path!("/") view=|| view! { <Redirect path="/conversations" /> } />
                 // In order: each part is sent once its data is there, so the page is
                 // complete HTML (readable without JavaScript) rather than placeholders
@@ -84,72 +92,85 @@ pub fn App() -> impl IntoView {
                 />
                 <Route
                     path=path!("/conversations/:id")
-                    view=conversation::ConversationRoute
+                    view={Lazy::<ConversationRoute>::new()}
                     ssr=SsrMode::InOrder
                 />
                 <Route
                     path=path!("/customers")
-                    view=customers::CustomersRoute
+                    view={Lazy::<CustomersRoute>::new()}
                     ssr=SsrMode::InOrder
                 />
                 <Route
                     path=path!("/customers/:id")
-                    view=customer::CustomerRoute
+                    view={Lazy::<CustomerRoute>::new()}
                     ssr=SsrMode::InOrder
                 />
-                <Route path=path!("/account") view=account::AccountRoute ssr=SsrMode::InOrder />
-                <Route path=path!("/admin/users") view=admin::UsersPage ssr=SsrMode::InOrder />
-                <Route path=path!("/admin/audit") view=admin::AuditPage ssr=SsrMode::InOrder />
+                <Route
+                    path=path!("/account")
+                    view={Lazy::<AccountRoute>::new()}
+                    ssr=SsrMode::InOrder
+                />
+                <Route
+                    path=path!("/admin/users")
+                    view={Lazy::<UsersRoute>::new()}
+                    ssr=SsrMode::InOrder
+                />
+                <Route
+                    path=path!("/admin/audit")
+                    view={Lazy::<AuditRoute>::new()}
+                    ssr=SsrMode::InOrder
+                />
             </Routes>
         </Router>
     }
 }
 
-/// The non-empty values of the URL's query parameters `names`, for a route to hand to its
-/// page's island.
+/// Makes `$page` a lazy route: with `cargo leptos --split` (which the scripts use) its code
+/// is a WASM module of its own, loaded when the page is first shown, so the first load
+/// carries the framework, the list and the page shown rather than every page. A page
+/// rendered on the server names its module in a preload link, so it loads beside the main
+/// one. The list is not lazy: it is where supervisors land, and its code in the main module
+/// compresses better than a module of its own (BENCHMARKS.md, "The WASM bundle").
+macro_rules! lazy_page {
+    ($route:ident, $page:path) => {
+        struct $route;
+
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                Self
+            }
+
+            fn view(_this: Self) -> AnyView {
+                $page().into_any()
+            }
+        }
+    };
+}
+
+lazy_page!(LoginRoute, login::LoginPage);
+lazy_page!(MfaRoute, login::MfaPage);
+lazy_page!(ConversationRoute, conversation::ConversationRoute);
+lazy_page!(CustomersRoute, customers::CustomersRoute);
+lazy_page!(CustomerRoute, customer::CustomerRoute);
+lazy_page!(AccountRoute, account::AccountRoute);
+lazy_page!(UsersRoute, admin::UsersPage);
+lazy_page!(AuditRoute, admin::AuditPage);
+
+/// The non-empty values of the URL's query parameters `names`, tracked: a route reading
+/// them shows its page again when they change (a status tab, a link with a search).
 fn query_params<const N: usize>(names: [&str; N]) -> [Option<String>; N] {
     let query = leptos_router::hooks::use_query_map();
-    names.map(|name| query.with_untracked(|q| q.get(name).filter(|v| !v.is_empty())))
+    names.map(|name| query.with(|q| q.get(name).filter(|v| !v.is_empty())))
 }
 
-/// The route's path parameter `name` (empty when absent), for a route to hand to its
-/// page's island.
+/// The route's path parameter `name` (empty when absent), tracked like [`query_params`].
 fn path_param(name: &str) -> String {
-    leptos_router::hooks::use_params_map().with_untracked(|p| p.get(name).unwrap_or_default())
+    leptos_router::hooks::use_params_map().with(|p| p.get(name).unwrap_or_default())
 }
 
-/// What every page's island sets up first: the live feed, the clock and the profile
-/// signal its views share, and the body's hydration mark once the island is interactive.
-fn page_context() {
-    live::LiveFeed::provide();
-    clock::Clock::provide();
-    header::ProfileChanged::provide();
-    #[cfg(feature = "hydrate")]
-    Effect::new(|_| mark_hydrated());
-}
-
-/// What the main module does on every page, before any lazy island's module has loaded:
-/// the keyboard (it needs no island), and the hydration mark when the page has no island
-/// to set it.
-#[cfg(feature = "hydrate")]
-pub fn start() {
-    keys::install();
-    let islands = document().query_selector("leptos-island").ok().flatten();
-    if islands.is_none() {
-        mark_hydrated();
-    }
-}
-
-#[cfg(feature = "hydrate")]
-fn mark_hydrated() {
-    if let Some(body) = document().body() {
-        let _ = body.set_attribute("data-hydrated", "true");
-    }
-}
-
-#[island(lazy)]
+#[component]
 fn NotFound() -> impl IntoView {
-    page_context();
     #[cfg(feature = "ssr")]
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(axum::http::StatusCode::NOT_FOUND);

@@ -12,7 +12,7 @@ use super::paging::url;
 /// How long typing must pause before the list is searched.
 const DEBOUNCE: Duration = Duration::from_millis(300);
 
-/// What a searchable list shows, as its island keeps it: the search, and the page to start
+/// What a searchable list shows, as its page keeps it: the search, and the page to start
 /// from (`after`, from a "Show older" link followed without JavaScript).
 #[derive(Clone, Copy)]
 pub struct ListQuery {

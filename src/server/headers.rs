@@ -27,7 +27,7 @@ const PERMISSIONS_POLICY: &str = "camera=(), microphone=(), geolocation=(), paym
      serial=(), bluetooth=(), hid=(), midi=(), display-capture=(), publickey-credentials-get=()";
 
 /// The policy of a page whose scripts carry `nonce`. `'strict-dynamic'` lets the nonced
-/// loader import the island modules it needs; `'wasm-unsafe-eval'` lets it compile the
+/// loader import the lazy pages' modules it needs; `'wasm-unsafe-eval'` lets it compile the
 /// WASM. `connect-src` names the WebSocket of the page's own host (CSP level 3 counts
 /// `ws:` as `'self'`, older browsers do not).
 pub fn page_policy(nonce: &str, host: Option<&str>) -> String {
