@@ -1,9 +1,10 @@
 //! The release WASM a browser downloads. The build is split (`cargo leptos build --release
-//! --split`): a main module every page loads, with the framework and the conversations
-//! list's island, and the modules of each other page's island (`#[island(lazy)]`), loaded
-//! when the page is shown and named in `__wasm_split_manifest.json` beside the main
-//! module. Each file is measured raw and gzipped (`gzip -9`) on its own, as a server sends
-//! it, and the sizes of a page's files are added up.
+//! --split`): a main module every page loads, with the framework, the router and the
+//! conversations list, and the modules of each other page (a lazy route, `app::lazy_page!`),
+//! loaded when the page is first shown and named in `__wasm_split_manifest.json` beside
+//! the main module. Each file is measured raw and gzipped (`gzip -9`) on its own, as a
+//! server sends it. A page's first load is the main module and its route's modules; moving
+//! to it from the list in the browser loads only its route's modules.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -31,22 +32,37 @@ impl std::ops::Add for Size {
     }
 }
 
-/// What a page costs on its first load: the main module and the page's own modules.
+/// What a page costs: on its first load, the main module and the page's own modules;
+/// moved to in the browser from the list, those of its modules the list has not loaded
+/// (`extra`).
 pub struct Page {
-    pub size: Size,
+    pub name: &'static str,
+    pub first: Size,
+    pub extra: Size,
     pub modules: usize,
 }
 
 pub struct Figures {
-    /// The module every page loads, and all the sign-in page loads.
+    /// The module every page loads.
     pub main: Size,
-    /// The conversations list, where supervisors land after signing in.
-    pub list: Page,
-    /// One conversation, live: the page a supervisor opens from the list.
-    pub conversation: Page,
+    /// Every page, the list first.
+    pub pages: Vec<Page>,
     /// Every module of every page.
     pub all: Size,
 }
+
+/// The pages, the list first, as the page is named in the report and its route in `app`
+/// (`None`: in the main module).
+const PAGES: [(&str, Option<&str>); 8] = [
+    ("the conversations list", Some("conversations")),
+    ("a conversation", Some("conversation")),
+    ("the customers list", Some("customers")),
+    ("a customer", Some("customer")),
+    ("sign-in", Some("login")),
+    ("your account", Some("account")),
+    ("users (admin)", Some("users")),
+    ("audit log (admin)", Some("audit")),
+];
 
 pub fn measure(main: &Path) -> Result<Figures, BenchError> {
     let dir = main
@@ -70,35 +86,39 @@ pub fn measure(main: &Path) -> Result<Figures, BenchError> {
             );
         }
     }
-    // The modules of a page's lazy island (`ConversationPage` is
-    // `conversation_page_loader_<hash>`); none for an island in the main module, or when
-    // the build is not split.
-    let page = |island: Option<&str>| -> Result<Page, BenchError> {
-        let Some(island) = island else {
-            return Ok(Page {
-                size: main_size,
-                modules: 0,
-            });
+    // The modules of a page's lazy route (`app::lazy_page!(ConversationRoute, …)` is
+    // `__conversation_route_view_<hash>`).
+    let modules_of = |route: Option<&str>| -> Result<&[String], BenchError> {
+        let Some(route) = route else {
+            return Ok(&[]);
         };
-        let prefix = format!("{island}_loader_");
-        let modules = match manifest.iter().find(|(name, _)| name.starts_with(&prefix)) {
-            Some((_, modules)) => modules.as_slice(),
-            None if manifest.is_empty() => &[],
-            None => return Err(format!("the split manifest has no {prefix}").into()),
-        };
-        let size = modules
-            .iter()
+        let prefix = format!("__{route}_route_view_");
+        match manifest.iter().find(|(name, _)| name.starts_with(&prefix)) {
+            Some((_, modules)) => Ok(modules.as_slice()),
+            None if manifest.is_empty() => Ok(&[]),
+            None => Err(format!("the split manifest has no {prefix}").into()),
+        }
+    };
+    let sum = |modules: &mut dyn Iterator<Item = &String>| {
+        modules
             .filter_map(|m| sizes.get(m))
-            .fold(main_size, |sum, s| sum + *s);
+            .fold(Size::default(), |sum, s| sum + *s)
+    };
+    // Moving from the list loads what the list has not loaded already.
+    let list = modules_of(PAGES[0].1)?;
+    let page = |(name, route): (&'static str, Option<&str>)| -> Result<Page, BenchError> {
+        let modules = modules_of(route)?;
+        let own = sum(&mut modules.iter());
         Ok(Page {
-            size,
+            name,
+            first: main_size + own,
+            extra: sum(&mut modules.iter().filter(|m| !list.contains(m))),
             modules: modules.len(),
         })
     };
     Ok(Figures {
         main: main_size,
-        list: page(None)?,
-        conversation: page(Some("conversation_page"))?,
+        pages: PAGES.into_iter().map(page).collect::<Result<_, _>>()?,
         all: sizes.values().fold(main_size, |sum, s| sum + *s),
     })
 }

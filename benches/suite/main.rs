@@ -132,8 +132,14 @@ async fn run() -> Result<(), BenchError> {
     if only == "bundle" {
         let kb = |s: bundle::Size| format!("{} / {} KB", s.raw / 1000, s.gzip / 1000);
         eprintln!("WASM raw / gzip: main {}", kb(bundle.main));
-        eprintln!("  list first load {}", kb(bundle.list.size));
-        eprintln!("  conversation first load {}", kb(bundle.conversation.size));
+        for page in &bundle.pages {
+            eprintln!(
+                "  {}: first load {}, from the list {}",
+                page.name,
+                kb(page.first),
+                kb(page.extra)
+            );
+        }
         eprintln!("  every module {}", kb(bundle.all));
         return Ok(());
     }

@@ -174,32 +174,31 @@ pub fn render(
     }
 
     let size = |s: bundle::Size| format!("{} / {}", kb(s.raw), kb(s.gzip));
-    let modules = |n: usize| match n {
-        0 => String::new(),
-        n => format!(" and its island's {n} modules"),
-    };
+    for page in &bundle.pages {
+        row(
+            format!(
+                "Release WASM, first load of {} (the main module and its route's {} modules), \
+                 raw / gzip -9, each file on its own",
+                page.name, page.modules
+            ),
+            "≤ 330 KB gzip",
+            size(page.first),
+            Some(page.first.gzip <= 330_000),
+        );
+    }
+    for page in bundle.pages.iter().skip(1) {
+        row(
+            format!(
+                "Release WASM, moving from the list to {} in the browser: what it loads",
+                page.name
+            ),
+            "only its code",
+            size(page.extra),
+            None,
+        );
+    }
     row(
-        format!(
-            "Release WASM, first load of the conversations list (the main module{}), raw / \
-             gzip -9, each file on its own",
-            modules(bundle.list.modules)
-        ),
-        "≤ 250 KB gzip",
-        size(bundle.list.size),
-        Some(bundle.list.size.gzip <= 250_000),
-    );
-    row(
-        format!(
-            "Release WASM, first load of a conversation (the main module{})",
-            modules(bundle.conversation.modules)
-        ),
-        "",
-        size(bundle.conversation.size),
-        None,
-    );
-    row(
-        "Release WASM, the main module alone (every page loads it; the sign-in page nothing else)"
-            .into(),
+        "Release WASM, the main module alone (every page loads it)".into(),
         "",
         size(bundle.main),
         None,

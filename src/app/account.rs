@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use leptos::server::ServerAction;
 
-use super::header::{Header, ProfileChanged};
+use super::header::ProfileChanged;
 use super::live::LiveFeed;
 use crate::api::{ChangePassword, MfaStatus, UpdateProfile, get_mfa, whoami};
 
@@ -69,7 +69,6 @@ fn AccountPage(saved: Option<String>, error: Option<String>, children: Children)
         }
     });
     view! {
-        <Header />
         <main class="page narrow">
             <h1>"Your account"</h1>
             {move || {

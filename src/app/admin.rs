@@ -6,7 +6,6 @@ use leptos::server::ServerAction;
 
 use super::account::outcome;
 use super::format;
-use super::header::Header;
 use crate::api::{
     AuditPage as AuditPageData, AuditView, CreateUser, ResetUserMfa, ResetUserPassword,
     SetUserDisabled, SetUserRole, UserView, audit_log, list_users,
@@ -32,7 +31,6 @@ pub fn UsersPage() -> impl IntoView {
         |_| list_users(),
     );
     view! {
-        <Header />
         <main class="page">
             <h1>"Users"</h1>
             <section class="panel" aria-labelledby="create-heading">
@@ -200,7 +198,6 @@ fn UserRow(
 pub fn AuditPage() -> impl IntoView {
     let first = Resource::new(|| (), |_| audit_log(None));
     view! {
-        <Header />
         <main class="page">
             <h1>"Audit log"</h1>
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>

@@ -6,7 +6,6 @@ use leptos::prelude::*;
 
 use super::conversations::StatusBadge;
 use super::format;
-use super::header::Header;
 use super::html;
 use super::live::{LiveFeed, Mark};
 use crate::api::{Change, ConversationDetail, Message, Speaker, Status, get_conversation};
@@ -37,7 +36,6 @@ fn ConversationPage(id: String) -> impl IntoView {
         }
     });
     view! {
-        <Header />
         <main class="page">
             <p>
                 <a href="/conversations">"← All conversations"</a>

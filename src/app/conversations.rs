@@ -9,7 +9,6 @@ use leptos::prelude::*;
 
 use super::clock::Clock;
 use super::format;
-use super::header::Header;
 use super::live::{LiveFeed, Mark};
 use super::memory::{Kept, ListMemory, Place, list_key, restore_place};
 use super::paging::{LoadMore, url};
@@ -97,7 +96,6 @@ fn ConversationsPage(
 
     let tabs = move |counts: Option<StatusCounts>| view! { <Tabs search status counts /> };
     view! {
-        <Header />
         <main class="page">
             <div class="list-head">
                 <h1>"Conversations"</h1>
@@ -118,17 +116,16 @@ fn ConversationsPage(
                         let kept = restored.try_update_value(Option::take).flatten()?;
                         restore_place(kept.scroll_y, kept.focused);
                         let start = kept.state;
-                        return Some(
-                            view! { <LiveList start refetch=move || restoring.set(false) /> }
-                                .into_any(),
-                        );
+                        let refetch = Callback::new(move |()| restoring.set(false));
+                        return Some(view! { <LiveList start refetch /> }.into_any());
                     }
                     list.get()
                         .flatten()
                         .map(|(mark, filter, start, page)| match page {
                             Ok(page) => {
                                 let start = ListState::new(mark, filter, start, page);
-                                view! { <LiveList start refetch=move || list.refetch() /> }
+                                let refetch = Callback::new(move |()| list.refetch());
+                                view! { <LiveList start refetch /> }
                                     .into_any()
                             }
                             Err(e) => {
@@ -202,7 +199,7 @@ struct ListState {
     next: Option<String>,
     /// Changes to conversations below the loaded pages, kept until their page arrives: the
     /// page may have been read before the change.
-    below: HashMap<String, ConversationSummary>,
+    below: Vec<ConversationSummary>,
 }
 
 impl ListState {
@@ -226,7 +223,7 @@ impl ListState {
             start,
             items,
             next: page.next,
-            below: HashMap::new(),
+            below: Vec::new(),
         }
     }
 
@@ -244,8 +241,10 @@ impl ListState {
 }
 
 /// The list, kept current by the live feed from `start.mark` on, and kept when left.
+/// `refetch` is a `Callback`, not a generic closure: the list is shown from two places
+/// (fetched, restored), and one copy of its code is what the browser downloads.
 #[component]
-fn LiveList(start: ListState, refetch: impl Fn() + Clone + Send + Sync + 'static) -> impl IntoView {
+fn LiveList(start: ListState, refetch: Callback<()>) -> impl IntoView {
     let ListState {
         mark,
         filter,
@@ -255,6 +254,16 @@ fn LiveList(start: ListState, refetch: impl Fn() + Clone + Send + Sync + 'static
         below,
     } = start;
     let items = RwSignal::new(items);
+    // Where each conversation is in the list, for its card to find itself once per change.
+    let positions = Memo::new(move |_| {
+        items.with(|items| {
+            items
+                .iter()
+                .enumerate()
+                .map(|(at, i)| (i.conversation.id.clone(), at))
+                .collect::<HashMap<_, _>>()
+        })
+    });
     let next = RwSignal::new(next);
     let loading = RwSignal::new(false);
     let filter = StoredValue::new(filter);
@@ -270,12 +279,10 @@ fn LiveList(start: ListState, refetch: impl Fn() + Clone + Send + Sync + 'static
                 .try_update(|items| place(items, conversation, belongs, more_below))
                 .unwrap_or(true);
             if !placed {
-                below.update_value(|b| {
-                    b.insert(conversation.id.clone(), conversation.clone());
-                });
+                below.update_value(|b| wait_below(b, conversation));
             }
         },
-        refetch,
+        move || refetch.run(()),
     );
 
     // Left (for a conversation, say): kept as it is now, for Back.
@@ -336,12 +343,10 @@ fn LiveList(start: ListState, refetch: impl Fn() + Clone + Send + Sync + 'static
                 let more_below = page.next.is_some();
                 let waiting = below.try_update_value(std::mem::take).unwrap_or_default();
                 items.update(|items| {
-                    for (id, changed) in waiting {
+                    for changed in waiting {
                         let belongs = filter.with_value(|f| f.matches(&changed));
                         if !place(items, &changed, belongs, more_below) {
-                            below.update_value(|b| {
-                                b.insert(id, changed);
-                            });
+                            below.update_value(|b| wait_below(b, &changed));
                         }
                     }
                 });
@@ -373,8 +378,18 @@ fn LiveList(start: ListState, refetch: impl Fn() + Clone + Send + Sync + 'static
             <ul class="cards" data-testid="conversation-list" data-nav-list="">
                 <For
                     each=move || items.get()
-                    key=|i| (i.conversation.id.clone(), i.conversation.version)
-                    children=move |i| view! { <Card conversation=i.conversation fresh=i.fresh /> }
+                    key=|i| i.conversation.id.clone()
+                    children=move |i| {
+                        let id = i.conversation.id;
+                        let item = Memo::new({
+                            let id = id.clone();
+                            move |_| {
+                                let at = positions.with(|p| p.get(&id).copied())?;
+                                items.with(|items| items.get(at).cloned())
+                            }
+                        });
+                        view! { <Card id item /> }
+                    }
                 />
             </ul>
         </Show>
@@ -385,6 +400,14 @@ fn LiveList(start: ListState, refetch: impl Fn() + Clone + Send + Sync + 'static
             load
         />
     }
+}
+
+/// Keeps `changed` until the page it belongs on arrives, in place of an older change of
+/// the same conversation. (A few at a time: a list rather than a map, whose code the
+/// browser would download.)
+fn wait_below(below: &mut Vec<ConversationSummary>, changed: &ConversationSummary) {
+    below.retain(|c| c.id != changed.id);
+    below.push(changed.clone());
 }
 
 /// Puts a changed conversation where the list's order (newest activity first) says: new
@@ -421,39 +444,71 @@ fn place(
     true
 }
 
+/// One card, kept in the page for as long as its conversation is in the list (the list is
+/// keyed by conversation id), so the focus and the reader's place stay on it as it
+/// changes. `item` is the conversation as the list has it now; a change re-renders what
+/// it shows, and a change from the feed flashes the card.
 #[component]
-fn Card(conversation: ConversationSummary, fresh: bool) -> impl IntoView {
-    let c = conversation;
-    let href = format!("{PATH}/{}", c.id);
-    let name = c
-        .customer_name
-        .clone()
-        .unwrap_or_else(|| "Unknown customer".to_owned());
-    let application = c
-        .application_number
-        .clone()
-        .unwrap_or_else(|| "No application yet".to_owned());
-    let loan = match (c.loan_amount, c.loan_purpose.clone()) {
+fn Card(id: String, item: Memo<Option<Item>>) -> impl IntoView {
+    let href = format!("{PATH}/{id}");
+    let read = move |f: fn(&ConversationSummary) -> String| {
+        move || item.with(|i| i.as_ref().map(|i| f(&i.conversation)).unwrap_or_default())
+    };
+    let name = read(|c| {
+        c.customer_name
+            .clone()
+            .unwrap_or_else(|| "Unknown customer".to_owned())
+    });
+    let application = read(|c| {
+        c.application_number
+            .clone()
+            .unwrap_or_else(|| "No application yet".to_owned())
+    });
+    let loan = read(|c| match (c.loan_amount, c.loan_purpose.clone()) {
         (Some(amount), Some(purpose)) => format!("{} · {purpose}", format::money(amount)),
         (Some(amount), None) => format::money(amount),
         (None, Some(purpose)) => purpose,
         (None, None) => String::new(),
-    };
-    let last = c.last_activity_ms;
+    });
+    let messages = read(|c| format::count(c.message_count, "message", "messages"));
+    let status =
+        move || item.with(|i| i.as_ref().map_or(Status::Active, |i| i.conversation.status));
+    let last = move || item.with(|i| i.as_ref().and_then(|i| i.conversation.last_activity_ms));
     view! {
-        <li class="card conversation-card" class:fresh=fresh data-id=c.id.clone()>
-            <a href=href class="card-link">
+        <li class="card conversation-card" data-id=id>
+            // Drawn anew for each change from the feed, so that each one flashes.
+            {move || {
+                item.with(|i| {
+                    i.as_ref()
+                        .filter(|i| i.fresh)
+                        .map(|i| {
+                            view! {
+                                <span
+                                    class="flash"
+                                    aria-hidden="true"
+                                    data-version=i.conversation.version
+                                ></span>
+                            }
+                        })
+                })
+            }}
+            <a
+                href=href
+                class="card-link"
+                on:pointerenter={|_| super::preload::<super::ConversationRoute>()}
+                on:focus={|_| super::preload::<super::ConversationRoute>()}
+            >
                 <span class="name">{name}</span>
                 <span class="application">{application}</span>
-                <StatusBadge status=c.status />
+                {move || view! { <StatusBadge status=status() /> }}
                 <span class="loan">{loan}</span>
-                <span class="meta">{format::count(c.message_count, "message", "messages")}</span>
+                <span class="meta">{messages}</span>
                 <time
                     class="meta time"
-                    datetime=last.map(format::iso)
-                    title=last.map(format::timestamp)
+                    datetime=move || last().map(format::iso)
+                    title=move || last().map(format::timestamp)
                 >
-                    {move || last.map(|t| format::ago(Clock::now(), t)).unwrap_or_default()}
+                    {move || last().map(|t| format::ago(Clock::now(), t)).unwrap_or_default()}
                 </time>
             </a>
         </li>

@@ -6,7 +6,6 @@ use leptos::prelude::*;
 use super::clock::Clock;
 use super::conversations::StatusBadge;
 use super::format;
-use super::header::Header;
 use crate::api::{CustomerProfile, get_customer};
 
 /// The route: the customer's id is the path's last part; another id shows its page anew.
@@ -21,7 +20,6 @@ fn CustomerPage(id: String) -> impl IntoView {
     let id = move || id.get_value();
     let profile = Resource::new(id, get_customer);
     view! {
-        <Header />
         <main class="page">
             <p>
                 <a href="/customers">"← All customers"</a>

@@ -4,7 +4,6 @@
 use leptos::prelude::*;
 
 use super::format;
-use super::header::Header;
 use super::memory::{Kept, ListMemory, Place, list_key, restore_place};
 use super::paging::{LoadMore, url};
 use super::search::{ListQuery, SearchBox};
@@ -49,7 +48,6 @@ fn CustomersPage(q: Option<String>, after: Option<String>) -> impl IntoView {
         },
     );
     view! {
-        <Header />
         <main class="page">
             <div class="list-head">
                 <h1>"Customers"</h1>
@@ -205,7 +203,12 @@ fn CustomerCard(customer: CustomerSummary) -> impl IntoView {
     let c = customer;
     view! {
         <li class="card customer-card" data-id=c.id.clone()>
-            <a href=format!("{PATH}/{}", c.id) class="card-link">
+            <a
+                href=format!("{PATH}/{}", c.id)
+                class="card-link"
+                on:pointerenter={|_| super::preload::<super::CustomerRoute>()}
+                on:focus={|_| super::preload::<super::CustomerRoute>()}
+            >
                 <span class="name">{c.name.unwrap_or_else(|| "Unnamed customer".to_owned())}</span>
                 <span class="meta">{c.email_address.unwrap_or_default()}</span>
                 <span class="meta mono">{c.id.clone()}</span>

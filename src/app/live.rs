@@ -133,6 +133,17 @@ impl LiveFeed {
         on_change: impl Fn(&Change) + 'static,
         on_resync: impl Fn() + 'static,
     ) -> StoredValue<Mark> {
+        self.follow_boxed(from, Box::new(on_change), Box::new(on_resync))
+    }
+
+    /// [`Self::follow`], compiled once for every view that follows the feed rather than
+    /// once per view (the browser downloads each copy).
+    fn follow_boxed(
+        self,
+        from: Mark,
+        on_change: Box<dyn Fn(&Change)>,
+        on_resync: Box<dyn Fn()>,
+    ) -> StoredValue<Mark> {
         // Plain (thread-safe) storage: on the server a view is rendered on one worker and may
         // be dropped on another, which thread-local storage does not survive.
         let seen = StoredValue::new(from);

@@ -78,6 +78,7 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="leptos" href="/pkg/billie-dashboard.css" />
         <Title text="Billie supervisor" />
         <Router>
+            <TopBar />
             <Routes fallback=NotFound>
                 <Route path=path!("/login") view={Lazy::<LoginRoute>::new()} />
                 <Route path=path!("/login/mfa") view={Lazy::<MfaRoute>::new()} />
@@ -87,7 +88,7 @@ pub fn App() -> impl IntoView {
                 // swapped in by script.
                 <Route
                     path=path!("/conversations")
-                    view=conversations::ConversationsRoute
+                    view={Lazy::<ConversationsRoute>::new()}
                     ssr=SsrMode::InOrder
                 />
                 <Route
@@ -125,12 +126,27 @@ pub fn App() -> impl IntoView {
     }
 }
 
+/// The bar on every page but sign-in ([`header::Header`]). It is outside the routes, so
+/// it stays as the supervisor moves between pages, and its code is in the main module
+/// rather than in each page's.
+#[component]
+fn TopBar() -> impl IntoView {
+    let path = leptos_router::hooks::use_location().pathname;
+    let shown = Memo::new(move |_| path.with(|p| !p.starts_with("/login")));
+    view! {
+        <Show when=move || shown.get()>
+            <header::Header />
+        </Show>
+    }
+}
+
 /// Makes `$page` a lazy route: with `cargo leptos --split` (which the scripts use) its code
 /// is a WASM module of its own, loaded when the page is first shown, so the first load
-/// carries the framework, the list and the page shown rather than every page. A page
-/// rendered on the server names its module in a preload link, so it loads beside the main
-/// one. The list is not lazy: it is where supervisors land, and its code in the main module
-/// compresses better than a module of its own (BENCHMARKS.md, "The WASM bundle").
+/// carries the framework and the page shown rather than every page. A page rendered on the
+/// server names its module in a preload link, so it loads beside the main one. Every page
+/// is lazy, the list too: with the list in the main module, the list loaded 301 KB and a
+/// conversation, the account page and the users page 371–386 KB; with it lazy, the list
+/// loads 353 KB and no other page more than 327 KB (BENCHMARKS.md, "The single-page app").
 macro_rules! lazy_page {
     ($route:ident, $page:path) => {
         struct $route;
@@ -150,12 +166,20 @@ macro_rules! lazy_page {
 
 lazy_page!(LoginRoute, login::LoginPage);
 lazy_page!(MfaRoute, login::MfaPage);
+lazy_page!(ConversationsRoute, conversations::ConversationsRoute);
 lazy_page!(ConversationRoute, conversation::ConversationRoute);
 lazy_page!(CustomersRoute, customers::CustomersRoute);
 lazy_page!(CustomerRoute, customer::CustomerRoute);
 lazy_page!(AccountRoute, account::AccountRoute);
 lazy_page!(UsersRoute, admin::UsersPage);
 lazy_page!(AuditRoute, admin::AuditPage);
+
+/// Starts loading the code of the lazy page `R` (once; later calls find it loaded), when a
+/// link to it is pointed at or focused: by the click it is there or on its way.
+fn preload<R: LazyRoute>() {
+    #[cfg(feature = "hydrate")]
+    leptos::task::spawn_local(R::preload());
+}
 
 /// The non-empty values of the URL's query parameters `names`, tracked: a route reading
 /// them shows its page again when they change (a status tab, a link with a search).
@@ -176,7 +200,6 @@ fn NotFound() -> impl IntoView {
         response.set_status(axum::http::StatusCode::NOT_FOUND);
     }
     view! {
-        <header::Header />
         <main class="page">
             <h1>"Page not found"</h1>
             <p>

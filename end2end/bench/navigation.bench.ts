@@ -1,0 +1,118 @@
+// How fast the single-page app moves (issue 20): opening a conversation of 50 messages
+// from the list, and Back to a list of 320 loaded conversations. Each move is timed in the
+// page, from the click (or `history.back()`) to the frame where the page shows what it
+// should, and written into BENCHMARKS.md between its markers. Nothing here is asserted.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { expect, type Page } from '@playwright/test';
+import { appendEntries, said, signIn, started, tag, test } from '../tests/support';
+
+const ROUNDS = Number(process.env.BENCH_NAV_ROUNDS ?? 20);
+const REPORT = process.env.BENCH_REPORT;
+const BEGIN = '<!-- navigation:begin -->';
+const END = '<!-- navigation:end -->';
+
+/** A move: click the card `open` (its conversation shown with `messages` messages at
+ * least), or Back (the list shown with `cards` cards at least, scrolled to `scrollY`). */
+type Move = { open: string; messages: number } | { back: true; cards: number; scrollY?: number };
+
+/** Milliseconds from starting `move` in the page until the frame where it is done. The
+ * page's policy allows no `eval`, so the moves are spelled out here. */
+async function timed(page: Page, move: Move): Promise<number> {
+  return page.evaluate(
+    (move) =>
+      new Promise<number>((resolve, reject) => {
+        const start = performance.now();
+        let done: () => boolean;
+        if ('open' in move) {
+          (document.querySelector(`[data-id="${move.open}"] .card-link`) as HTMLElement).click();
+          done = () =>
+            document.querySelector('[role="log"]') !== null &&
+            document.querySelectorAll('[role="log"] article').length >= move.messages;
+        } else {
+          history.back();
+          done = () =>
+            location.pathname === '/conversations' &&
+            document.querySelectorAll('.conversation-card').length >= move.cards &&
+            (move.scrollY === undefined || Math.abs(window.scrollY - move.scrollY) < 50);
+        }
+        const check = () => {
+          if (done()) resolve(performance.now() - start);
+          else if (performance.now() - start > 10_000) reject(new Error(`not done: ${JSON.stringify(move)}`));
+          else requestAnimationFrame(check);
+        };
+        requestAnimationFrame(check);
+      }),
+    move,
+  );
+}
+
+function quantile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+const ms = (v: number) => `${v.toFixed(0)} ms`;
+
+test('navigation timings', async ({ page }) => {
+  const t = tag();
+  const total = 320;
+  const convs = Array.from({ length: total }, (_, i) => `nav-${t}-${String(i).padStart(3, '0')}`);
+  appendEntries(convs.map((conv, i) => started(conv, `APP-V${t}-${i}`)));
+  // The one opened: 50 messages, on the list's first page.
+  const opened = convs[total - 1];
+  appendEntries(Array.from({ length: 50 }, (_, i) => said(opened, i + 2, `message ${i + 1}`, i % 2 ? 'assistant' : 'customer')));
+
+  await signIn(page, `/conversations?q=V${t}`);
+  await expect(page.getByTestId('live-badge')).toHaveText('Live');
+  const cards = page.locator('.conversation-card');
+  await expect(cards.first()).toHaveAttribute('data-id', opened);
+
+  // The first open loads the conversation page's code; later ones do not.
+  const open: Move = { open: opened, messages: 50 };
+  const cold = await timed(page, open);
+  await timed(page, { back: true, cards: 1 });
+  const warm: number[] = [];
+  const backs: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    warm.push(await timed(page, open));
+    backs.push(await timed(page, { back: true, cards: 1 }));
+  }
+
+  // Every page of the list loaded, scrolled far down, then open one and come back.
+  const more = page.getByRole('link', { name: /^(Show older conversations|Loading…)$/ });
+  while ((await more.count()) > 0) {
+    const before = await cards.count();
+    await page.mouse.wheel(0, 20_000);
+    await expect.poll(async () => (await cards.count()) > before || (await more.count()) === 0).toBe(true);
+  }
+  await expect(cards).toHaveCount(total);
+  const far = convs[40];
+  const backsFull: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    await page.locator(`[data-id="${far}"] .card-link`).scrollIntoViewIfNeeded();
+    const scrollY = await page.evaluate(() => window.scrollY);
+    await timed(page, { open: far, messages: 0 });
+    backsFull.push(await timed(page, { back: true, cards: total, scrollY }));
+  }
+
+  const machine = process.env.BENCH_MACHINE ?? 'this machine';
+  const rows = [
+    `Run of ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machine}; Debian chromium (headless), ${ROUNDS} rounds each.`,
+    '',
+    '| Move | Target | p50 | p95 | |',
+    '|---|---|---|---|---|',
+    `| Open a conversation of 50 messages from the list, first time (its page's code loads) | ≤ 200 ms | ${ms(cold)} | | ${cold <= 200 ? 'met' : 'not met'} |`,
+    `| Open a conversation of 50 messages from the list, later | ≤ 200 ms | ${ms(quantile(warm, 0.5))} | ${ms(quantile(warm, 0.95))} | ${quantile(warm, 0.95) <= 200 ? 'met' : 'not met'} |`,
+    `| Back to the list (first page loaded) | ≤ 300 ms | ${ms(quantile(backs, 0.5))} | ${ms(quantile(backs, 0.95))} | ${quantile(backs, 0.95) <= 300 ? 'met' : 'not met'} |`,
+    `| Back to the list with all ${total} conversations loaded, scrolled back to where it was | ≤ 300 ms | ${ms(quantile(backsFull, 0.5))} | ${ms(quantile(backsFull, 0.95))} | ${quantile(backsFull, 0.95) <= 300 ? 'met' : 'not met'} |`,
+    '',
+  ].join('\n');
+  console.log(rows);
+  if (REPORT) {
+    const text = readFileSync(REPORT, 'utf8');
+    const begin = text.indexOf(BEGIN);
+    const end = text.indexOf(END);
+    if (begin < 0 || end < 0) throw new Error(`${REPORT} lacks the ${BEGIN} and ${END} markers`);
+    writeFileSync(REPORT, `${text.slice(0, begin)}${BEGIN}\n${rows}${text.slice(end)}`);
+  }
+});
