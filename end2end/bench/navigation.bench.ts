@@ -4,7 +4,7 @@
 // should, and written into BENCHMARKS.md between its markers. Nothing here is asserted.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { expect, type Page } from '@playwright/test';
-import { appendEntries, said, signIn, started, tag, test } from '../tests/support';
+import { appendEntries, loadEveryPage, said, signIn, started, tag, test } from '../tests/support';
 
 const ROUNDS = Number(process.env.BENCH_NAV_ROUNDS ?? 20);
 const REPORT = process.env.BENCH_REPORT;
@@ -79,12 +79,7 @@ test('navigation timings', async ({ page }) => {
   }
 
   // Every page of the list loaded, scrolled far down, then open one and come back.
-  const more = page.getByRole('link', { name: /^(Show older conversations|Loading…)$/ });
-  while ((await more.count()) > 0) {
-    const before = await cards.count();
-    await page.mouse.wheel(0, 20_000);
-    await expect.poll(async () => (await cards.count()) > before || (await more.count()) === 0).toBe(true);
-  }
+  await loadEveryPage(page);
   await expect(cards).toHaveCount(total);
   const far = convs[40];
   const backsFull: number[] = [];

@@ -3,7 +3,7 @@
 // was left (every loaded page, the scroll position, the card that was opened), with what
 // happened meanwhile applied.
 import { expect, type Page } from '@playwright/test';
-import { appendEntries, hydrated, said, signIn, started, tag, type Fields, test } from './support';
+import { appendEntries, hydrated, loadEveryPage, said, signIn, started, tag, type Fields, test } from './support';
 
 /** Counts what a tab loads: documents (main frame only) and WebSockets. */
 function watchTab(page: Page) {
@@ -100,12 +100,7 @@ test('Back after scrolling through 320 conversations restores all of them, the p
   await expect(page.locator('.tab[data-status="all"] .count')).toHaveText(String(total));
   await expect(page.getByTestId('live-badge')).toHaveText('Live');
   const cards = page.locator('.conversation-card');
-  const more = page.getByRole('link', { name: /^(Show older conversations|Loading…)$/ });
-  while ((await more.count()) > 0) {
-    const before = await cards.count();
-    await page.mouse.wheel(0, 20_000);
-    await expect.poll(async () => (await cards.count()) > before || (await more.count()) === 0).toBe(true);
-  }
+  await loadEveryPage(page);
   await expect(cards).toHaveCount(total);
   await markDocument(page);
 

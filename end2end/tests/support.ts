@@ -71,6 +71,18 @@ export function appendEntries(entries: Fields[], stream = STREAM) {
   }
 }
 
+/** Scrolls a list until every page of it is loaded (its "Show older" link is gone). */
+export async function loadEveryPage(page: Page) {
+  const cards = page.locator('.conversation-card');
+  const more = page.getByRole('link', { name: /^(Show older conversations|Loading…)$/ });
+  while ((await more.count()) > 0) {
+    const before = await cards.count();
+    await page.mouse.wheel(0, 20_000);
+    // The next page arrives (more cards), or the list has ended.
+    await expect.poll(async () => (await cards.count()) > before || (await more.count()) === 0).toBe(true);
+  }
+}
+
 /** Waits until the WASM has hydrated the page, so clicks reach live handlers. */
 export async function hydrated(page: Page) {
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');

@@ -10,7 +10,7 @@ use leptos::prelude::*;
 use super::clock::Clock;
 use super::format;
 use super::live::{LiveFeed, Mark};
-use super::memory::{Kept, ListMemory, Place, list_key, restore_place};
+use super::memory::{ListMemory, Place, list_key, restore_place};
 use super::paging::{LoadMore, url};
 use super::search::{ListQuery, SearchBox};
 use crate::api::{
@@ -304,16 +304,7 @@ fn LiveList(start: ListState, refetch: Callback<()>) -> impl IntoView {
             next: next.try_get_untracked().flatten(),
             below: below.try_get_value().unwrap_or_default(),
         };
-        let (scroll_y, focused) = place_now.get();
-        ListMemory::keep(
-            PATH,
-            state.key(),
-            Kept {
-                state,
-                scroll_y,
-                focused,
-            },
-        );
+        place_now.keep(PATH, state.key(), state);
     });
 
     let load = Callback::new(move |()| {

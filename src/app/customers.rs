@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use super::format;
-use super::memory::{Kept, ListMemory, Place, list_key, restore_place};
+use super::memory::{ListMemory, Place, list_key, restore_place};
 use super::paging::{LoadMore, url};
 use super::search::{ListQuery, SearchBox};
 use crate::api::{CustomerSummary, list_customers};
@@ -143,16 +143,7 @@ fn CustomerList(start: ListState) -> impl IntoView {
             items,
             next: next.try_get_untracked().flatten(),
         };
-        let (scroll_y, focused) = place_now.get();
-        ListMemory::keep(
-            PATH,
-            state.key(),
-            Kept {
-                state,
-                scroll_y,
-                focused,
-            },
-        );
+        place_now.keep(PATH, state.key(), state);
     });
     let load = Callback::new(move |()| {
         let Some(cursor) = next.get_untracked() else {

@@ -69,7 +69,7 @@ impl ListMemory {
     }
 
     /// Keeps `kept` for the list at `path`, showing `key`, in place of what was kept.
-    pub fn keep<T: Send + Sync + 'static>(path: &'static str, key: String, kept: Kept<T>) {
+    fn keep<T: Send + Sync + 'static>(path: &'static str, key: String, kept: Kept<T>) {
         if let Some(memory) = Self::get() {
             memory.kept.try_update_value(|k| {
                 k.insert(path, (key, Box::new(kept)));
@@ -120,8 +120,18 @@ impl Place {
         place
     }
 
-    pub fn get(self) -> (f64, Option<String>) {
-        self.0.try_get_value().unwrap_or_default()
+    /// Keeps `state`, the list at `path` showing `key`, with where the supervisor was in it.
+    pub fn keep<T: Send + Sync + 'static>(self, path: &'static str, key: String, state: T) {
+        let (scroll_y, focused) = self.0.try_get_value().unwrap_or_default();
+        ListMemory::keep(
+            path,
+            key,
+            Kept {
+                state,
+                scroll_y,
+                focused,
+            },
+        );
     }
 }
 
