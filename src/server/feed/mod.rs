@@ -199,33 +199,46 @@ impl Hub {
         let sessions = self.sessions_channel();
         let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
         loop {
-            match client.get_async_pubsub().await {
-                Ok(mut pubsub) => match pubsub.subscribe(&[&channel, &sessions]).await {
-                    Ok(()) => {
-                        tracing::info!(%channel, "live feed subscribed");
-                        backoff.reset();
-                        self.send(Frame::whole(RESYNC));
-                        let mut messages = pubsub.on_message();
-                        while let Some(msg) = messages.next().await {
-                            let ended = msg.get_channel_name() == sessions;
-                            match msg.get_payload::<String>() {
-                                Ok(notice) if ended => {
-                                    let _ = self.kicks.send(Ended::decode(&notice));
-                                }
-                                Ok(text) => self.send(Frame::of(text)),
-                                Err(e) => tracing::warn!(error = %e, "unreadable notice"),
+            // Bounded: a Redis that accepts the connection but does not answer (starting,
+            // loading its data, half gone) must not hold the relay, and with it every
+            // browser's resync, for as long as it takes.
+            let subscribed = tokio::time::timeout(SUBSCRIBE_TIMEOUT, async {
+                let mut pubsub = client.get_async_pubsub().await?;
+                pubsub.subscribe(&[&channel, &sessions]).await?;
+                Ok::<_, redis::RedisError>(pubsub)
+            })
+            .await;
+            match subscribed {
+                Ok(Ok(mut pubsub)) => {
+                    tracing::info!(%channel, "live feed subscribed");
+                    backoff.reset();
+                    self.send(Frame::whole(RESYNC));
+                    let mut messages = pubsub.on_message();
+                    while let Some(msg) = messages.next().await {
+                        let ended = msg.get_channel_name() == sessions;
+                        match msg.get_payload::<String>() {
+                            Ok(notice) if ended => {
+                                let _ = self.kicks.send(Ended::decode(&notice));
                             }
+                            Ok(text) => self.send(Frame::of(text)),
+                            Err(e) => tracing::warn!(error = %e, "unreadable notice"),
                         }
-                        tracing::warn!("live feed subscription ended");
                     }
-                    Err(e) => tracing::warn!(error = %e, "live feed: subscribe failed"),
-                },
-                Err(e) => tracing::warn!(error = %e, "live feed: cannot reach Redis"),
+                    tracing::warn!("live feed subscription ended; resubscribing");
+                }
+                Ok(Err(e)) => tracing::warn!(error = %e, "live feed: cannot subscribe"),
+                Err(_) => tracing::warn!(
+                    timeout_secs = SUBSCRIBE_TIMEOUT.as_secs(),
+                    "live feed: Redis did not answer the subscription in time"
+                ),
             }
             tokio::time::sleep(backoff.delay(rand::random())).await;
         }
     }
 }
+
+/// How long connecting to Redis and subscribing may take before the relay tries again.
+const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The fixed frames, as `FeedFrame::Hello` and `FeedFrame::Resync` serialise.
 const HELLO: Utf8Bytes = Utf8Bytes::from_static(r#"{"type":"hello"}"#);
