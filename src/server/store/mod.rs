@@ -157,14 +157,15 @@ impl Store {
                     .build(),
             )
             .await?;
-        // The list searched: one entry per search word, in activity order under each.
+        // The list searched: one entry per beginning of a search word, in activity order
+        // under each.
         self.conversations
             .create_index(
                 IndexModel::builder()
                     .keys(doc! { SEARCH_WORDS: 1, "last_activity_at": -1, "_id": -1 })
                     .options(
                         IndexOptions::builder()
-                            .name("by_search_word".to_owned())
+                            .name("by_search_prefix".to_owned())
                             .build(),
                     )
                     .build(),
@@ -212,6 +213,19 @@ impl Store {
                     .build(),
             )
             .await?;
+        // Customers searched: one entry per beginning of a word, in name order under each.
+        self.customers()
+            .create_index(
+                IndexModel::builder()
+                    .keys(doc! { SEARCH_WORDS: 1, "sort_name": 1, "_id": 1 })
+                    .options(
+                        IndexOptions::builder()
+                            .name("by_search_prefix".to_owned())
+                            .build(),
+                    )
+                    .build(),
+            )
+            .await?;
         self.users()
             .create_index(
                 IndexModel::builder()
@@ -250,8 +264,9 @@ impl Store {
         Ok(())
     }
 
-    /// Gives the search words of their application numbers and customer name to the
-    /// conversations stored before search words existed; returns how many it changed.
+    /// Gives what they are searched by (the beginnings of the words of their application
+    /// numbers and customer name) to the conversations stored before it was kept, and to
+    /// the customers (their names, email address and id); returns how many it changed.
     /// Harmless to run again, or from two processes at once.
     pub async fn add_missing_search_words(&self) -> Result<u64, StoreError> {
         let missing = doc! { SEARCH_WORDS: { "$exists": false } };
@@ -275,7 +290,7 @@ impl Store {
             let words: Vec<String> = texts
                 .iter()
                 .flatten()
-                .flat_map(|text| crate::api::search_words(text))
+                .flat_map(|text| crate::server::projection::search_prefixes(text))
                 .collect();
             let mut filter = missing.clone();
             filter.insert("_id", &doc.id);
@@ -288,7 +303,7 @@ impl Store {
                 .await?;
             changed += result.modified_count;
         }
-        Ok(changed)
+        Ok(changed + self.add_missing_customer_search_words().await?)
     }
 
     /// Round trip to the server, for readiness checks.
