@@ -137,6 +137,10 @@ pub async fn run(env: &Env, conversations: usize) -> Result<Figures, BenchError>
         "Search an application number typed halfway (\"APP-0\", a tenth of them)",
         repeat(&mut client, "search=APP-0", 100).await?,
     );
+    time(
+        "Search the beginning of an application number (\"APP-49\", 1 %)",
+        repeat(&mut client, "search=APP-49", 100).await?,
+    );
     // Search as you type: the first letters of a name.
     time(
         "Search \"s\" (one letter typed), first page",

@@ -213,13 +213,18 @@ fn has_digit(word: &str) -> bool {
     word.chars().any(char::is_numeric)
 }
 
-/// Whether the word a search reads the index by has a digit: part of an application
-/// number rather than of a name.
+/// Whether the word a search reads the index by is the rare kind: part of an
+/// application number (it has a digit), long enough to begin few of them (two
+/// characters: "0" begins a tenth of all numbers, and is read in windows like a name).
 fn searches_a_number(filter: &ConversationFilter) -> bool {
     search_order(filter)
         .first()
-        .is_some_and(|word| has_digit(word))
+        .is_some_and(|word| has_digit(word) && word.chars().count() >= RARE_NUMBER_CHARS)
 }
+
+/// How long the beginning of a number must be to be read at once (see
+/// [`searches_a_number`]).
+const RARE_NUMBER_CHARS: usize = 2;
 
 /// The first time window a first page is looked for in (an hour), the narrowest a
 /// following page starts from (a minute), and the widest before the rest of the history
@@ -377,6 +382,10 @@ mod tests {
         assert!(searches_a_number(&search("APP-04217")));
         assert!(searches_a_number(&search("jo 2026")));
         assert!(searches_a_number(&search("smith 42")));
+        assert!(
+            !searches_a_number(&search("APP-0")),
+            "one digit begins many numbers"
+        );
         assert!(!searches_a_number(&search("jo smith")));
         assert!(!searches_a_number(&ConversationFilter::default()));
     }
