@@ -5,7 +5,7 @@
 //! and the keyboard. Once hydrated it is a single-page app: the router runs in the
 //! browser, a link shows the next page without loading a document, one live feed serves
 //! the whole visit, and a list left and returned to is as it was ([`memory`]). Each page
-//! is a lazy route: the browser downloads a page's code when it first shows it.
+//! but the list is a lazy route: the browser downloads a page's code when it first shows it.
 
 mod account;
 mod admin;

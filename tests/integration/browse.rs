@@ -382,21 +382,9 @@ async fn search_status_filter_and_counts_agree() {
         ["c1"],
         "words in any order, punctuation aside"
     );
-    assert_eq!(
-        list(filter(Some("o'bri"), None)).await,
-        ["c1"],
-        "the beginning of a word, as typed"
-    );
-    assert_eq!(
-        list(filter(Some("zoe"), None)).await,
-        ["c1"],
-        "accents aside"
-    );
-    assert_eq!(list(filter(Some("om ha"), None)).await, ["c2"]);
-    assert_eq!(list(filter(Some("APP-20"), None)).await, ["c2"]);
     assert!(
-        list(filter(Some("rien"), None)).await.is_empty(),
-        "not the middle of a word"
+        list(filter(Some("o'bri"), None)).await.is_empty(),
+        "whole words only"
     );
     assert!(
         list(filter(Some("zoë haddad"), None)).await.is_empty(),

@@ -52,48 +52,16 @@ pub struct Projection {
     pub message: Option<Message>,
 }
 
-/// The field holding what a conversation is searched by: every beginning of every word
-/// (see [`crate::api::search_words`]) of every application number and customer name it
-/// has had, up to [`PREFIX_CHARS`] characters ("smith" is s, sm, smi, smit, smith). It is
-/// indexed with the activity time, so a search is an index lookup per word, typed in
-/// full or not, rather than a scan. (It was `search_words`, whole words only; the store
-/// gives the new field to conversations stored before it, at start.)
-pub const SEARCH_WORDS: &str = "search_prefixes";
+/// The field holding a conversation's search words: those of every application number and
+/// customer name it has had (see [`crate::api::search_words`]). It is indexed with the
+/// activity time, so a search is an index lookup per word rather than a scan.
+pub const SEARCH_WORDS: &str = "search_words";
 
-/// How much of a word is indexed; a longer search word is looked up by its beginning and
-/// matched in full by the list in the browser.
-pub const PREFIX_CHARS: usize = 24;
-
-/// What `text` is searched by: the beginnings of its search words.
-pub fn search_prefixes(text: &str) -> Vec<String> {
-    let mut prefixes: Vec<String> = search_words(text)
-        .iter()
-        .flat_map(|word| {
-            word.char_indices()
-                .map(|(at, c)| at + c.len_utf8())
-                .take(PREFIX_CHARS)
-                .map(|end| word[..end].to_owned())
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    prefixes.sort_unstable();
-    prefixes.dedup();
-    prefixes
-}
-
-/// What a search word is looked up by in [`SEARCH_WORDS`]: its first [`PREFIX_CHARS`]
-/// characters.
-pub fn indexed_part(word: &str) -> &str {
-    word.char_indices()
-        .nth(PREFIX_CHARS)
-        .map_or(word, |(at, _)| &word[..at])
-}
-
-/// Adds what `text` is searched by to the conversation's.
+/// Adds the words of `text` to the conversation's search words.
 pub fn add_search_words(update: &mut Document, text: &str) {
-    let prefixes = search_prefixes(text);
-    if !prefixes.is_empty() {
-        update.insert("$addToSet", doc! { SEARCH_WORDS: { "$each": prefixes } });
+    let words = search_words(text);
+    if !words.is_empty() {
+        update.insert("$addToSet", doc! { SEARCH_WORDS: { "$each": words } });
     }
 }
 

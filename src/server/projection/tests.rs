@@ -180,16 +180,3 @@ fn a_decision_sets_the_status_and_a_post_adds_a_version_to_its_entry() {
     let new = event(&[("conv", "c"), ("typ", "sentiment_scored"), ("agt", "x")]);
     assert_eq!(plan(&new, &Limits::default()), None);
 }
-
-#[test]
-fn a_conversation_is_searched_by_every_beginning_of_its_words() {
-    use super::{PREFIX_CHARS, indexed_part, search_prefixes};
-    assert_eq!(
-        search_prefixes("Tūhoe APP-7"),
-        ["7", "a", "ap", "app", "t", "tu", "tuh", "tuho", "tuhoe"]
-    );
-    let long = "a".repeat(PREFIX_CHARS + 6);
-    assert_eq!(search_prefixes(&long).len(), PREFIX_CHARS);
-    assert_eq!(indexed_part(&long).chars().count(), PREFIX_CHARS);
-    assert_eq!(indexed_part("smi"), "smi");
-}

@@ -13,12 +13,11 @@ use std::collections::{BTreeMap, HashMap};
 use mongodb::bson::{self, Bson, Document, doc};
 
 use super::batch::{Update, WriteOutcome};
+use super::listing::regex_escape;
 use super::{Store, StoreError, SummaryDoc, below, summary_projection};
-use crate::api::{
-    ConversationSummary, Customer, CustomerPage, CustomerProfile, CustomerSummary, search_words,
-};
+use crate::api::{ConversationSummary, Customer, CustomerPage, CustomerProfile, CustomerSummary};
+use crate::server::projection::add_search_words;
 use crate::server::projection::customer::{CustomerFacts, Reach, order_of, stored_value};
-use crate::server::projection::{SEARCH_WORDS, add_search_words, indexed_part, search_prefixes};
 
 /// Where unnamed customers sort: after every name.
 const UNNAMED: &str = "~";
@@ -79,10 +78,7 @@ impl<'a> Merge<'a> {
     }
 
     fn update(&self) -> Document {
-        let mut links = doc! {
-            "conversations": { "$each": &self.conversations },
-            SEARCH_WORDS: { "$each": self.search_prefixes() },
-        };
+        let mut links = doc! { "conversations": { "$each": &self.conversations } };
         if !self.applications.is_empty() {
             links.insert("applications", doc! { "$each": &self.applications });
         }
@@ -100,36 +96,6 @@ impl<'a> Merge<'a> {
         }
         update
     }
-}
-
-impl Merge<'_> {
-    /// What the customer is searched by: the beginnings of the words of their id and of
-    /// every name and email address the batch gives them (kept with those of earlier ones,
-    /// as a conversation keeps every name it has had).
-    fn search_prefixes(&self) -> Vec<String> {
-        let named = self
-            .fields
-            .iter()
-            .filter(|(path, _)| SEARCHED_FIELDS.contains(path))
-            .map(|(_, value)| stored_value(value));
-        search_prefixes_of(std::iter::once(self.id).chain(named))
-    }
-}
-
-/// The profile fields a customer is searched by, besides their id.
-const SEARCHED_FIELDS: [&str; 4] = [
-    "profile.first_name",
-    "profile.middle_name",
-    "profile.last_name",
-    "profile.email_address",
-];
-
-/// The beginnings of the words of `texts`, each once.
-fn search_prefixes_of<'a>(texts: impl Iterator<Item = &'a str>) -> Vec<String> {
-    let mut prefixes: Vec<String> = texts.flat_map(search_prefixes).collect();
-    prefixes.sort_unstable();
-    prefixes.dedup();
-    prefixes
 }
 
 /// A customer's merged name, to be copied to their record and to the conversations it
@@ -384,44 +350,8 @@ impl Store {
         }))
     }
 
-    /// Gives what they are searched by to the customers stored before it was kept; returns
-    /// how many it changed (see [`Store::add_missing_search_words`]).
-    pub(super) async fn add_missing_customer_search_words(&self) -> Result<u64, StoreError> {
-        let missing = doc! { SEARCH_WORDS: { "$exists": false } };
-        let mut cursor = self
-            .customers()
-            .find(missing.clone())
-            .projection(doc! { "profile": 1 })
-            .await?;
-        let mut changed = 0;
-        while cursor.advance().await? {
-            let doc = cursor.deserialize_current()?;
-            let id = doc.get_str("_id").unwrap_or_default().to_owned();
-            let profile = doc.get_document("profile").ok();
-            let named = SEARCHED_FIELDS.iter().filter_map(|path| {
-                let field = path.trim_start_matches("profile.");
-                profile
-                    .and_then(|p| p.get_str(field).ok())
-                    .map(stored_value)
-            });
-            let prefixes = search_prefixes_of(std::iter::once(id.as_str()).chain(named));
-            let mut filter = missing.clone();
-            filter.insert("_id", &id);
-            let result = self
-                .customers()
-                .update_one(
-                    filter,
-                    doc! { "$addToSet": { SEARCH_WORDS: { "$each": prefixes } } },
-                )
-                .await?;
-            changed += result.modified_count;
-        }
-        Ok(changed)
-    }
-
-    /// Customers by name (unnamed ones last) matching `search`: every word of it begins a
-    /// word of their name, email address or id, whatever the case and the accents (as
-    /// conversations are searched); a page after the one `after` ends.
+    /// Customers by name (unnamed ones last) matching `search` in their name, email
+    /// address or id, case-insensitive; a page after the one `after` ends.
     pub async fn list_customers(
         &self,
         search: Option<&str>,
@@ -430,12 +360,14 @@ impl Store {
     ) -> Result<CustomerPage, StoreError> {
         let mut clauses = Vec::new();
         if let Some(search) = search {
-            // Each word a point of the `by_search_prefix` index, in name order under it.
-            clauses.extend(
-                search_words(search)
-                    .iter()
-                    .map(|word| doc! { SEARCH_WORDS: indexed_part(word) }),
-            );
+            let text = regex_escape(search);
+            let contains = doc! { "$regex": &text, "$options": "i" };
+            clauses.push(doc! { "$or": [
+                { "name": contains.clone() },
+                { "_id": contains },
+                // Stored as "<order>|<value>": match the value only.
+                { "profile.email_address": { "$regex": format!("^[0-9]*\\|.*{text}"), "$options": "i" } },
+            ] });
         }
         if let Some(cursor) = after {
             let (sort_name, id) = cursor.split_once('\n').ok_or(StoreError::BadCursor)?;

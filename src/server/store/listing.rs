@@ -9,7 +9,7 @@ use super::{Store, StoreError, SummaryDoc, summary_projection};
 use crate::api::{
     ConversationFilter, ConversationPage, ConversationSummary, Status, StatusCounts, search_words,
 };
-use crate::server::projection::{SEARCH_WORDS, indexed_part};
+use crate::server::projection::SEARCH_WORDS;
 
 impl Store {
     /// A page of the conversations `filter` selects, after the one `after` ends.
@@ -187,7 +187,7 @@ fn filter_query(filter: &ConversationFilter) -> Document {
         // `by_search_word` index, whose entries under it are in activity order.
         let clauses: Vec<Document> = search_order(filter)
             .into_iter()
-            .map(|word| doc! { SEARCH_WORDS: indexed_part(&word) })
+            .map(|word| doc! { SEARCH_WORDS: word })
             .collect();
         query.insert("$and", clauses);
     }
@@ -213,18 +213,13 @@ fn has_digit(word: &str) -> bool {
     word.chars().any(char::is_numeric)
 }
 
-/// Whether the word a search reads the index by is the rare kind: part of an
-/// application number (it has a digit), long enough to begin few of them (two
-/// characters: "0" begins a tenth of all numbers, and is read in windows like a name).
+/// Whether the word a search reads the index by has a digit: part of an application
+/// number rather than of a name.
 fn searches_a_number(filter: &ConversationFilter) -> bool {
     search_order(filter)
         .first()
-        .is_some_and(|word| has_digit(word) && word.chars().count() >= RARE_NUMBER_CHARS)
+        .is_some_and(|word| has_digit(word))
 }
-
-/// How long the beginning of a number must be to be read at once (see
-/// [`searches_a_number`]).
-const RARE_NUMBER_CHARS: usize = 2;
 
 /// The first time window a first page is looked for in (an hour), the narrowest a
 /// following page starts from (a minute), and the widest before the rest of the history
@@ -232,6 +227,18 @@ const RARE_NUMBER_CHARS: usize = 2;
 const FIRST_WINDOW_MS: i64 = 60 * 60 * 1000;
 const MIN_WINDOW_MS: i64 = 60 * 1000;
 const LAST_WINDOW_MS: i64 = FIRST_WINDOW_MS * 8 * 8 * 8 * 8 * 8;
+
+/// `text` as a regular expression that matches exactly it.
+pub(super) fn regex_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if "\\^$.|?*+()[]{}/-".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
 
 /// Where a page ended, as its `next` token: the last conversation's activity time and
 /// id, and how far back in time the page reached, so the next one knows how wide a
@@ -342,6 +349,11 @@ mod tests {
     }
 
     #[test]
+    fn customer_search_text_is_matched_literally() {
+        assert_eq!(regex_escape("a.b*(c)"), r"a\.b\*\(c\)");
+    }
+
+    #[test]
     fn a_search_is_its_words_longest_first() {
         let query = filter_query(&ConversationFilter {
             search: Some("APP-04217 (x.*)".into()),
@@ -382,10 +394,6 @@ mod tests {
         assert!(searches_a_number(&search("APP-04217")));
         assert!(searches_a_number(&search("jo 2026")));
         assert!(searches_a_number(&search("smith 42")));
-        assert!(
-            !searches_a_number(&search("APP-0")),
-            "one digit begins many numbers"
-        );
         assert!(!searches_a_number(&search("jo smith")));
         assert!(!searches_a_number(&ConversationFilter::default()));
     }
@@ -400,10 +408,8 @@ mod tests {
         assert!(with("app-2026").matches(&c));
         assert!(with("O'BRIEN zoË").matches(&c));
         assert!(with("0042").matches(&c));
-        // The beginnings of words, every one of them.
-        assert!(with("o'b zo").matches(&c));
-        assert!(with("00").matches(&c));
-        assert!(!with("rien").matches(&c));
+        // Whole words only, every one of them.
+        assert!(!with("o'b").matches(&c));
         assert!(!with("0043").matches(&c));
         assert!(!with("zoë smith").matches(&c));
         let paused = ConversationFilter {

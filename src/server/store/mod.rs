@@ -157,15 +157,14 @@ impl Store {
                     .build(),
             )
             .await?;
-        // The list searched: one entry per beginning of a search word, in activity order
-        // under each.
+        // The list searched: one entry per search word, in activity order under each.
         self.conversations
             .create_index(
                 IndexModel::builder()
                     .keys(doc! { SEARCH_WORDS: 1, "last_activity_at": -1, "_id": -1 })
                     .options(
                         IndexOptions::builder()
-                            .name("by_search_prefix".to_owned())
+                            .name("by_search_word".to_owned())
                             .build(),
                     )
                     .build(),
@@ -213,19 +212,6 @@ impl Store {
                     .build(),
             )
             .await?;
-        // Customers searched: one entry per beginning of a word, in name order under each.
-        self.customers()
-            .create_index(
-                IndexModel::builder()
-                    .keys(doc! { SEARCH_WORDS: 1, "sort_name": 1, "_id": 1 })
-                    .options(
-                        IndexOptions::builder()
-                            .name("by_search_prefix".to_owned())
-                            .build(),
-                    )
-                    .build(),
-            )
-            .await?;
         self.users()
             .create_index(
                 IndexModel::builder()
@@ -264,9 +250,8 @@ impl Store {
         Ok(())
     }
 
-    /// Gives what they are searched by (the beginnings of the words of their application
-    /// numbers and customer name) to the conversations stored before it was kept, and to
-    /// the customers (their names, email address and id); returns how many it changed.
+    /// Gives the search words of their application numbers and customer name to the
+    /// conversations stored before search words existed; returns how many it changed.
     /// Harmless to run again, or from two processes at once.
     pub async fn add_missing_search_words(&self) -> Result<u64, StoreError> {
         let missing = doc! { SEARCH_WORDS: { "$exists": false } };
@@ -290,7 +275,7 @@ impl Store {
             let words: Vec<String> = texts
                 .iter()
                 .flatten()
-                .flat_map(|text| crate::server::projection::search_prefixes(text))
+                .flat_map(|text| crate::api::search_words(text))
                 .collect();
             let mut filter = missing.clone();
             filter.insert("_id", &doc.id);
@@ -303,7 +288,7 @@ impl Store {
                 .await?;
             changed += result.modified_count;
         }
-        Ok(changed + self.add_missing_customer_search_words().await?)
+        Ok(changed)
     }
 
     /// Round trip to the server, for readiness checks.
