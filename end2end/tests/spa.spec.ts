@@ -181,9 +181,18 @@ test('deep links and reloads show every page complete', async ({ page }) => {
 });
 
 test('the keyboard works across pages moved to in the browser', async ({ page }) => {
-  await signIn(page);
-  await markDocument(page);
+  const t = tag();
+  appendEntries([0, 1, 2].map((i) => started(`keys-${t}-${i}`, `APP-K${t}-${i}`)));
+  // Once the feed connects, the list refetches what it may have missed (and is drawn
+  // anew): wait for that before moving the focus, or it would take the focus away.
+  const refetched = page.waitForResponse((r) => r.url().includes('/api/conversations/list'));
+  await signIn(page, `/conversations?q=K${t}`);
+  await expect(page.getByTestId('live-badge')).toHaveText('Live');
+  await refetched;
   const links = page.locator('.conversation-card .card-link');
+  await expect(links).toHaveCount(3);
+  await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))));
+  await markDocument(page);
   await page.keyboard.press('j');
   await page.keyboard.press('j');
   await expect(links.nth(1)).toBeFocused();
@@ -192,7 +201,7 @@ test('the keyboard works across pages moved to in the browser', async ({ page })
   await expect(page).toHaveURL(new RegExp(`${href}$`));
   await expect(page.getByRole('log', { name: 'Transcript' })).toBeVisible();
   await page.keyboard.press('Escape');
-  await expect(page).toHaveURL(/\/conversations$/);
+  await expect(page).toHaveURL(new RegExp(`/conversations\\?q=K${t}$`));
   // Back where it was: the card opened has the focus, and j moves on from it.
   await expect(links.nth(1)).toBeFocused();
   await page.keyboard.press('j');

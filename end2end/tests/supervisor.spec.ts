@@ -309,7 +309,11 @@ test('a tab that is shown again refetches what it shows', async ({ page }) => {
 });
 
 test('the keyboard reaches everything: / to search, j and k to move, Enter to open, Esc back', async ({ page }) => {
+  // The list refetches once the feed connects (and is drawn anew): wait for it first.
+  const refetched = page.waitForResponse((r) => r.url().includes('/api/conversations/list'));
   await signIn(page);
+  await expect(page.getByTestId('live-badge')).toHaveText('Live');
+  await refetched;
   await page.keyboard.press('/');
   await expect(page.getByLabel('Search conversations')).toBeFocused();
   await page.keyboard.press('Escape');
