@@ -13,7 +13,7 @@ use billie_dashboard::server::feed::Publisher;
 use billie_dashboard::server::ingest::{self, Consumer, ConsumerConfig, Outcome, raw_entry};
 use billie_dashboard::server::metrics::Metrics;
 use billie_dashboard::server::projection::customer::CustomerFacts;
-use billie_dashboard::server::projection::{self, Limits};
+use billie_dashboard::server::projection::{self, Limits, coalesce};
 use billie_dashboard::server::store::{Applied, Store};
 use mongodb::bson::doc;
 use redis::AsyncCommands;
@@ -226,9 +226,8 @@ async fn naive(
         for entry in &entries {
             let event = Event::parse(&raw_entry(entry)?)?;
             if let Some(planned) = projection::plan(&event, &limits) {
-                let applied = store
-                    .apply(event.conv(), &planned.guard, planned.update)
-                    .await?;
+                let write = coalesce::single(event.conv(), &planned.guard, planned.update);
+                let applied = store.apply(write).await?;
                 if let Applied::Changed(conversation) = applied {
                     let change = Change {
                         conversation: *conversation,
@@ -239,8 +238,8 @@ async fn naive(
                 let Some(facts) = CustomerFacts::of(&event) else {
                     continue;
                 };
-                let names = store.merge_customers(&[facts]).await?;
-                let renamed = store.apply_batch(Vec::new(), &names).await?.renamed;
+                let names = ingest::merge_customers(store, &[facts]).await?;
+                let renamed = ingest::write_batch(store, &[], &names).await?.renamed;
                 for (_, conversation) in store.summaries(&renamed).await? {
                     let change = Change {
                         conversation,

@@ -12,10 +12,12 @@
 //! in fewer and larger steps: the others read new entries only while the first one's
 //! reads come back full ([`Backlog`]).
 
+mod apply;
 pub mod dead_letter;
 pub mod failures;
 mod replay;
 
+pub use apply::{apply_event, apply_events, merge_customers, write_batch};
 pub use replay::replay;
 
 use std::collections::HashMap;
@@ -30,14 +32,12 @@ use redis::{
 };
 use tokio::sync::{Notify, watch};
 
-use crate::api::Change;
 use crate::backoff::Backoff;
 use crate::contract::{Event, ParseError, RawEntry};
 use crate::server::feed::Publisher;
 use crate::server::metrics::{Disposition, Metrics};
-use crate::server::projection::customer::CustomerFacts;
-use crate::server::projection::{self, Limits};
-use crate::server::store::{BatchOutcome, Store, StoreError};
+use crate::server::projection::Limits;
+use crate::server::store::{Store, StoreError};
 
 use failures::Failures;
 
@@ -485,114 +485,6 @@ impl Consumer {
         self.metrics.count(Disposition::DeadLettered, &typ);
         Ok(())
     }
-}
-
-/// Stores the effect of `event` and tells every web process about it. Shared by the
-/// consumer and `replay`; applying an event twice changes nothing the second time.
-pub async fn apply_event(
-    store: &Store,
-    publisher: &Publisher,
-    limits: &Limits,
-    event: &Event,
-) -> Result<Disposition, StoreError> {
-    let outcomes = apply_events(store, publisher, limits, std::slice::from_ref(event)).await?;
-    outcomes
-        .into_iter()
-        .next()
-        .unwrap_or(Ok(Disposition::Unknown))
-}
-
-/// Stores the customer parts of a batch of events (see `store::customers`), then the
-/// events' effects in one write (see `store::batch`), and publishes the batch's changes
-/// together: one per changed conversation, with its state after the batch. A conversation
-/// changed by exactly one event of the batch gets that event's message in its change, so
-/// an open transcript grows without a refetch. An event whose write the store refused
-/// gets its error.
-pub async fn apply_events(
-    store: &Store,
-    publisher: &Publisher,
-    limits: &Limits,
-    events: &[Event],
-) -> Result<Vec<Result<Disposition, StoreError>>, StoreError> {
-    let mut dispositions: Vec<Result<Disposition, StoreError>> =
-        events.iter().map(|_| Ok(Disposition::Unknown)).collect();
-    let mut writes = Vec::with_capacity(events.len());
-    let mut planned = Vec::with_capacity(events.len());
-    let mut messages = Vec::with_capacity(events.len());
-    for (i, event) in events.iter().enumerate() {
-        match projection::plan(event, limits) {
-            Some(projection) => {
-                writes.push((event.conv().to_owned(), projection.guard, projection.update));
-                messages.push(projection.message);
-                planned.push(i);
-            }
-            None => tracing::debug!(typ = %event.envelope.typ, "unknown event type"),
-        }
-    }
-    // What the events say of their customers is stored first (it is idempotent by
-    // itself, see `projection::customer` and `store::customers`), so that the merged
-    // names can ride along in the conversations' own writes. An event whose
-    // conversation write the store refuses has its customer part stored all the same;
-    // its retries repeat it harmlessly.
-    let facts: Vec<CustomerFacts> = events.iter().filter_map(CustomerFacts::of).collect();
-    let names = store.merge_customers(&facts).await?;
-    let BatchOutcome {
-        events: applied,
-        renamed,
-    } = store.apply_batch(writes, &names).await?;
-
-    // Which conversations changed, and by how many events (in first-change order), with
-    // each one's place in that list: a batch holds up to a thousand events.
-    let mut changed: Vec<(String, usize, Option<crate::api::Message>)> = Vec::new();
-    let mut place: HashMap<String, usize> = HashMap::new();
-    for ((&i, outcome), message) in planned.iter().zip(applied).zip(messages) {
-        match outcome {
-            Ok(true) => dispositions[i] = Ok(Disposition::Applied),
-            Ok(false) => {
-                dispositions[i] = Ok(Disposition::Duplicate);
-                continue;
-            }
-            Err(reason) => {
-                dispositions[i] = Err(StoreError::Write(reason));
-                continue;
-            }
-        }
-        let conv = events[i].conv();
-        match place.get(conv) {
-            Some(&at) => changed[at].1 += 1,
-            None => {
-                place.insert(conv.to_owned(), changed.len());
-                changed.push((conv.to_owned(), 1, message));
-            }
-        }
-    }
-    for conv in renamed {
-        if !place.contains_key(&conv) {
-            place.insert(conv.clone(), changed.len());
-            changed.push((conv, 2, None));
-        }
-    }
-    if changed.is_empty() {
-        return Ok(dispositions);
-    }
-    let ids: Vec<String> = changed.iter().map(|(c, _, _)| c.clone()).collect();
-    let mut summaries = store.summaries(&ids).await?;
-    let changes: Vec<Change> = changed
-        .into_iter()
-        .filter_map(|(conv, count, message)| {
-            let conversation = summaries.remove(&conv)?;
-            Some(Change {
-                conversation,
-                message: message.filter(|_| count == 1),
-            })
-        })
-        .collect();
-    // The effects are stored; a lost notice is repaired by the browsers' resync, so it
-    // does not hold up the stream.
-    if let Err(e) = publisher.publish(changes).await {
-        tracing::warn!(error = %e, "change notices not published");
-    }
-    Ok(dispositions)
 }
 
 /// When Redis added the entry with id `id` (`<milliseconds>-<sequence>`).

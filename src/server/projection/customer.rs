@@ -5,17 +5,29 @@
 //! A customer's events come from several conversations, whose `seq`s do not compare, so
 //! the order is the event time, then `seq`. Each field is stored as `"<order>|<value>"`
 //! with a fixed-width order, so a plain `$max` keeps the newest value in one write, and
-//! applying an event again changes nothing. `store::customers` writes the facts.
+//! applying an event again changes nothing: the per-field merge is [`newest`], in a batch
+//! ([`merge`]) as in the store. The merged name is copied on by `names`.
 
+use std::collections::{BTreeMap, HashMap};
+
+use mongodb::bson::{Bson, Document, doc};
+
+use super::write::{Collection, Write};
 use crate::contract::{Address, Body, CustomerPatch, Event};
 
-/// Width of each part of the order prefix: 16 digits of milliseconds, 12 of `seq`.
-fn order_prefix(event: &Event) -> String {
-    format!(
-        "{:016}{:012}|",
-        event.at_ms.max(0),
-        event.envelope.seq.unwrap_or(0).max(0)
-    )
+/// Where unnamed customers sort: after every name.
+pub const UNNAMED: &str = "~";
+
+/// The order prefix of a field set at `at_ms` by an event with `seq`: 16 digits of
+/// milliseconds, then 12 of `seq`, so strings compare as (time, `seq`) pairs do.
+pub fn order_prefix(at_ms: i64, seq: Option<i64>) -> String {
+    format!("{:016}{:012}|", at_ms.max(0), seq.unwrap_or(0).max(0))
+}
+
+/// Per-field newest: of two stored `"<order>|<value>"` fields, the one with the newer
+/// order (the same comparison the store's `$max` makes).
+pub fn newest<'a>(a: &'a str, b: &'a str) -> &'a str {
+    if b > a { b } else { a }
 }
 
 /// The value of a stored `"<order>|<value>"` field.
@@ -87,7 +99,7 @@ pub fn project(
         .customer_id
         .clone()
         .or_else(|| event.envelope.user.clone())?;
-    let prefix = order_prefix(event);
+    let prefix = order_prefix(event.at_ms, event.envelope.seq);
     let mut fields = Vec::new();
     let mut put = |name: String, value: &Option<String>| {
         if let Some(value) = value {
@@ -122,6 +134,99 @@ pub fn project(
         fields,
         reach: Reach::EveryConversation,
     })
+}
+
+/// One customer's facts from a batch, as one write: links added as sets, each profile
+/// field's newest value kept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomerMerge<'a> {
+    pub id: &'a str,
+    conversations: Vec<&'a str>,
+    applications: Vec<&'a str>,
+    fields: BTreeMap<&'a str, &'a str>,
+    /// Conversations linked by the batch, which a known name reaches.
+    pub linked: Vec<&'a str>,
+    /// Whether the name reaches every conversation of the customer.
+    pub everywhere: bool,
+}
+
+/// The batch's facts as one merge per customer, in order of first mention.
+pub fn merge(facts: &[CustomerFacts]) -> Vec<CustomerMerge<'_>> {
+    let mut merges: Vec<CustomerMerge> = Vec::new();
+    let mut place: HashMap<&str, usize> = HashMap::new();
+    for f in facts {
+        let at = *place.entry(f.id.as_str()).or_insert_with(|| {
+            merges.push(CustomerMerge::new(&f.id));
+            merges.len() - 1
+        });
+        merges[at].absorb(f);
+    }
+    merges
+}
+
+impl<'a> CustomerMerge<'a> {
+    fn new(id: &'a str) -> Self {
+        Self {
+            id,
+            conversations: Vec::new(),
+            applications: Vec::new(),
+            fields: BTreeMap::new(),
+            linked: Vec::new(),
+            everywhere: false,
+        }
+    }
+
+    fn absorb(&mut self, facts: &'a CustomerFacts) {
+        let add = |set: &mut Vec<&'a str>, value: &'a str| {
+            if !set.contains(&value) {
+                set.push(value);
+            }
+        };
+        add(&mut self.conversations, &facts.conversation);
+        if let Some(app) = &facts.application {
+            add(&mut self.applications, app);
+        }
+        for (path, value) in &facts.fields {
+            let kept = self.fields.entry(path).or_insert(value);
+            *kept = newest(kept, value);
+        }
+        match facts.reach {
+            Reach::ThisConversation => add(&mut self.linked, &facts.conversation),
+            Reach::EveryConversation => self.everywhere = true,
+        }
+    }
+
+    /// The newest value of each profile field the batch sets.
+    pub fn fields(&self) -> &BTreeMap<&'a str, &'a str> {
+        &self.fields
+    }
+
+    /// The write storing the merge: `$addToSet` the links, `$max` each field. `upsert`
+    /// creates the customer (false once another writer has).
+    pub fn write(&self, upsert: bool) -> Write {
+        let mut links = doc! { "conversations": { "$each": &self.conversations } };
+        if !self.applications.is_empty() {
+            links.insert("applications", doc! { "$each": &self.applications });
+        }
+        let mut update = doc! {
+            "$addToSet": links,
+            "$setOnInsert": { "sort_name": UNNAMED },
+        };
+        if !self.fields.is_empty() {
+            let newest: Document = self
+                .fields
+                .iter()
+                .map(|(path, value)| ((*path).to_owned(), Bson::from(*value)))
+                .collect();
+            update.insert("$max", newest);
+        }
+        Write {
+            collection: Collection::Customers,
+            filter: doc! { "_id": self.id },
+            update,
+            upsert,
+        }
+    }
 }
 
 fn address_fields(a: &Address) -> [(&'static str, &Option<String>); 9] {

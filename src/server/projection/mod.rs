@@ -1,13 +1,22 @@
-//! Projectors: one per event type, each a pure function from an [`Event`] to the MongoDB
-//! update that records its effect on the conversation document. Pure, so the rules can be
-//! tested without a database; the store adds the de-duplication bookkeeping
-//! ([`crate::server::store::Store::apply`]) in the same write.
+//! The projection layer decides; the store carries out. Everything here is pure, so the
+//! rules are tested without a database:
+//! - projectors, one per event type ([`plan`]): an [`Event`]'s effect on its conversation
+//!   as a MongoDB update with its [`Guard`];
+//! - `customer`: what an event says of its customer, merged per field, newest first;
+//! - `names`: the merged name copied to the customer and their conversations, in order;
+//! - `coalesce` and `batch`: a batch's effects as few guarded writes, and what to write
+//!   again when the store says a guard did not hold;
+//! - `write`: the planned [`write::Write`] the store runs, and the guards' invariants.
 
+pub mod batch;
+pub mod coalesce;
 pub mod customer;
 mod message;
+pub mod names;
 mod noticeboard;
 mod registers;
 mod started;
+pub mod write;
 
 use mongodb::bson::{Document, doc};
 
@@ -82,5 +91,7 @@ pub fn plan(event: &Event, limits: &Limits) -> Option<Projection> {
 
 #[cfg(test)]
 mod fuzz;
+#[cfg(test)]
+mod properties;
 #[cfg(test)]
 mod tests;

@@ -1,19 +1,16 @@
 //! MongoDB access. The projections (`conversations`, `customers`) are written only by
-//! ingest, through [`Store::merge_customers`] and [`Store::apply_batch`]; the web side
-//! only reads them. Users and sessions live beside them so
-//! every web process shares one view of who is signed in.
+//! ingest, which runs the writes the projection layer plans ([`Store::run`]); the store
+//! knows nothing of events. The web side only reads them. Users and sessions live beside
+//! them so every web process shares one view of who is signed in.
 
 mod audit;
-mod batch;
-mod coalesce;
 mod customers;
 mod listing;
+mod run;
 mod sessions;
 mod users;
 
 pub use audit::AuditEntry;
-pub use batch::BatchOutcome;
-pub use customers::NameCopy;
 pub use sessions::MongoSessionStore;
 pub use users::{NewUser, Role, UserDoc, UserError, normalise_email, parse_role};
 
@@ -31,7 +28,8 @@ use crate::api::{
 };
 use crate::contract::{Decision, Speaker};
 use crate::server::config::ConfigError;
-use crate::server::projection::{Guard, SEARCH_WORDS};
+use crate::server::projection::SEARCH_WORDS;
+use crate::server::projection::write::{self, Write};
 
 /// A failure of the store. Ingest leaves the entry unacknowledged and retries it; only a
 /// refusal ([`StoreError::is_refusal`]) counts towards dead-lettering it.
@@ -297,17 +295,15 @@ impl Store {
         Ok(())
     }
 
-    /// Applies `update` to conversation `conv` unless `guard` says the event's effect is
-    /// there already (or superseded), creating the conversation if it does not exist. The
-    /// guard's record is part of the same write as the effect, so a crash cannot split them.
-    pub async fn apply(
-        &self,
-        conv: &str,
-        guard: &Guard,
-        update: Document,
-    ) -> Result<Applied, StoreError> {
-        let (filter, update) = guarded(conv, guard, update);
-
+    /// Runs one planned write of a conversation (see `projection::coalesce::single`) on
+    /// its own and reads the conversation back: the one-event-at-a-time path, which the
+    /// benchmark's naive consumer takes. The write's guards are part of it, so a crash
+    /// cannot split an effect from its record.
+    pub async fn apply(&self, write: Write) -> Result<Applied, StoreError> {
+        if write.collection != write::Collection::Conversations {
+            return Err(StoreError::Write("apply writes conversations only".into()));
+        }
+        let Write { filter, update, .. } = write;
         let projection = summary_projection();
         let attempt = |upsert: bool| {
             self.conversations
@@ -467,20 +463,6 @@ impl Store {
     pub(crate) fn sessions(&self) -> Collection<Document> {
         self.db.collection("sessions")
     }
-}
-
-/// The filter and update that apply `update` to `conv` once, as `guard` says, and count
-/// the change in the conversation's `version`: a write of one event.
-fn guarded(conv: &str, guard: &Guard, update: Document) -> (Document, Document) {
-    coalesce::Group::new(0, conv, guard, update).write()
-}
-
-/// `field` is absent or below `order`: the guard of a newest-wins register. One predicate
-/// on the field, not an `$or` of "less than" and "absent": some servers plan a top-level
-/// `$or` as a collection scan even beside an `_id` (secantusd-rs does, which made every
-/// guarded write cost a pass over the collection).
-pub(crate) fn below(field: &str, order: impl Into<bson::Bson>) -> Document {
-    doc! { field: { "$not": { "$gte": order.into() } } }
 }
 
 /// A store that cannot be reached or used at start.

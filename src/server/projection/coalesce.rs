@@ -10,14 +10,15 @@
 //! copies the small rest of the update, not every message gathered so far.
 //!
 //! A combined write either applies all of its events or none: when its guards do not
-//! all hold (some event was stored before, a register is newer), `store::batch` writes
-//! those events one by one instead, each with its own guard.
+//! all hold (some event was stored before, a register is newer), the batch writes those
+//! events one by one instead, each with its own guard (see [`super::batch`]).
 
 use std::cmp::Ordering;
 
 use mongodb::bson::{Bson, Document, doc};
 
-use crate::server::projection::Guard;
+use super::Guard;
+use super::write::{Collection, Write, newer, once};
 
 /// Events of one conversation written as one update.
 #[derive(Debug, Clone)]
@@ -126,9 +127,10 @@ impl Group {
         }
     }
 
-    /// The filter and update of the write: the events' effects, guarded together, and
-    /// the conversation's `version` moved by one per event.
-    pub fn write(&self) -> (Document, Document) {
+    /// The write: the events' effects, guarded together, and the conversation's
+    /// `version` moved by one per event (and per folded part). It creates the
+    /// conversation if there is none.
+    pub fn write(&self) -> Write {
         let mut filter = doc! { "_id": &self.conv };
         let mut update = self.update.clone();
         for list in &self.lists {
@@ -139,28 +141,42 @@ impl Group {
             }
         }
         if !self.once.is_empty() {
-            filter.insert("applied", doc! { "$nin": &self.once });
+            let (condition, record) = once(&self.once);
+            filter.extend(condition);
             // Beside any other set the events add to (a conversation's search words).
             let mut add = update
                 .get_document("$addToSet")
                 .cloned()
                 .unwrap_or_default();
-            add.insert("applied", doc! { "$each": &self.once });
+            add.extend(record);
             update.insert("$addToSet", add);
         }
         for (field, order) in &self.newer {
-            filter.extend(super::below(&format!("{field}.order"), *order));
+            filter.extend(newer(field, *order));
         }
         filter.extend(self.conditions.clone());
         let mut inc = update.get_document("$inc").cloned().unwrap_or_default();
         inc.insert("version", (self.members.len() + self.parts) as i64);
         update.insert("$inc", inc);
-        (filter, update)
+        Write {
+            collection: Collection::Conversations,
+            filter,
+            update,
+            upsert: true,
+        }
     }
 }
 
+/// One event's write as the projection plans it: its conversation, guard and update.
+pub type EventWrite = (String, Guard, Document);
+
+/// The write of one event alone.
+pub fn single(conv: &str, guard: &Guard, update: Document) -> Write {
+    Group::new(0, conv, guard, update).write()
+}
+
 /// The batch's writes as groups, in the order of each group's first event.
-pub fn group(writes: &[(String, Guard, Document)]) -> Vec<Group> {
+pub fn group(writes: &[EventWrite]) -> Vec<Group> {
     let mut groups: Vec<Group> = Vec::new();
     // Each conversation's newest group: an event merges into it or starts another.
     let mut newest: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
@@ -362,7 +378,7 @@ mod tests {
     fn messages_of_a_conversation_become_one_write() {
         let groups = group(&[message(1), message(3), message(2)]);
         assert_eq!(groups.len(), 1);
-        let (filter, update) = groups[0].write();
+        let Write { filter, update, .. } = groups[0].write();
         assert_eq!(
             filter,
             doc! { "_id": "c1", "applied": { "$nin": ["k1", "k3", "k2"] } }
@@ -399,7 +415,7 @@ mod tests {
     fn a_value_set_on_insert_yields_to_another_change_of_its_path() {
         let groups = group(&[message(1), decision(9, "approved")]);
         assert_eq!(groups.len(), 1);
-        let (filter, update) = groups[0].write();
+        let Write { filter, update, .. } = groups[0].write();
         assert_eq!(
             filter.get_document("decision.order").unwrap(),
             &doc! { "$not": { "$gte": 9_i64 } }
@@ -456,7 +472,7 @@ mod tests {
             !groups[0].fold(name),
             "a second part with the same conditions stays apart"
         );
-        let (filter, update) = groups[0].write();
+        let Write { filter, update, .. } = groups[0].write();
         assert_eq!(
             filter.get_document("customer_name").unwrap(),
             &doc! { "$ne": "Mia" }
