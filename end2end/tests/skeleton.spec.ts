@@ -162,6 +162,23 @@ test('the open conversation shows what the agents found, and a decision arrives 
   appendEntries([post('6', 'Device matches earlier applications.')]);
   await expect(notice.locator('.current')).toHaveText('Device matches earlier applications.');
   await expect(notice.locator('details summary')).toHaveText('1 earlier version(s)');
+
+  // The summary is a part kept whole: the newest by seq is shown, in either spelling.
+  const summary = page.getByRole('region', { name: 'Summary' });
+  const recap = (seq: string, payload: object) => ({
+    conv,
+    typ: 'conversation_summary',
+    agt: 'conversation_agent',
+    seq,
+    payload: JSON.stringify(payload),
+  });
+  appendEntries([recap('8', { conversation_purpose: 'Car repairs loan', conversation_facts: ['Owns the car'] })]);
+  await expect(summary.locator('p')).toHaveText('Car repairs loan');
+  await expect(summary.locator('li')).toHaveText(['Owns the car']);
+  appendEntries([recap('7', { purpose: 'Older summary', facts: [] })]);
+  appendEntries([post('9', 'Checked once more.')]);
+  await expect(notice.locator('.current')).toHaveText('Checked once more.');
+  await expect(summary.locator('p')).toHaveText('Car repairs loan');
 });
 
 test('a conversation that goes quiet shows paused, live', async ({ page }) => {

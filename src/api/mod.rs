@@ -143,10 +143,28 @@ pub struct ConversationDetail {
     /// Identity risk, serviceability and fraud check, those that have arrived.
     pub assessments: Vec<AssessmentView>,
     pub decision: Option<Decision>,
-    pub purpose: Option<String>,
-    pub facts: Vec<String>,
+    /// Parts set as a whole by one event type and shown as they are (the summary), by
+    /// name; read with [`ConversationDetail::part`].
+    pub parts: Vec<Part>,
     /// One entry per agent topic, in agent-name order.
     pub noticeboard: Vec<NoticeboardEntry>,
+}
+
+/// A part of a conversation kept whole in its contract type (see
+/// `projection::registers::part`), as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Part {
+    pub name: String,
+    pub json: String,
+}
+
+impl ConversationDetail {
+    /// The part `name`, read into its contract type; `None` when it has not arrived (or
+    /// was stored by a version whose type no longer reads).
+    pub fn part<T: serde::de::DeserializeOwned>(&self, name: &str) -> Option<T> {
+        let part = self.parts.iter().find(|p| p.name == name)?;
+        serde_json::from_str(&part.json).ok()
+    }
 }
 
 /// The posts of one agent topic (`agent_name` = `"<agent>::<Topic>"`), oldest first; the

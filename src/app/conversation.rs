@@ -9,6 +9,7 @@ use super::format;
 use super::html;
 use super::live::{LiveFeed, Mark};
 use crate::api::{Change, ConversationDetail, Message, Speaker, Status, get_conversation};
+use crate::contract::Summary;
 
 /// The route: the conversation's id is the path's last part; another id shows its page
 /// anew.
@@ -270,21 +271,23 @@ fn findings(d: &ConversationDetail) -> impl IntoView + use<> {
             </section>
         }
     });
-    let recap = (d.purpose.is_some() || !d.facts.is_empty()).then(|| {
-        let facts = d
-            .facts
-            .iter()
-            .cloned()
-            .map(|f| view! { <li>{f}</li> })
-            .collect::<Vec<_>>();
-        view! {
-            <section class="panel" aria-label="Summary">
-                <h2>"Summary"</h2>
-                <p>{d.purpose.clone()}</p>
-                <ul>{facts}</ul>
-            </section>
-        }
-    });
+    let recap = d
+        .part::<Summary>("summary")
+        .filter(|s| s.purpose.is_some() || !s.facts.is_empty())
+        .map(|s| {
+            let facts = s
+                .facts
+                .into_iter()
+                .map(|f| view! { <li>{f}</li> })
+                .collect::<Vec<_>>();
+            view! {
+                <section class="panel" aria-label="Summary">
+                    <h2>"Summary"</h2>
+                    <p>{s.purpose}</p>
+                    <ul>{facts}</ul>
+                </section>
+            }
+        });
     let board = (!d.noticeboard.is_empty()).then(|| {
         let entries = d
             .noticeboard

@@ -1,12 +1,10 @@
 //! Events: an envelope interpreted by its `typ`, with its identity and event time.
 
 use chrono::{DateTime, NaiveDateTime};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::envelope::{Envelope, RawEntry};
-use super::payload::{
-    self, ApplicationDetails, Assessment, AssessmentKind, Decision, NoticePost, Summary,
-};
+use super::payload::{Body, EventKind};
 
 /// Why an entry cannot be turned into an event. The text is what the dead-letter stream
 /// records as the reason, so it is written for an operator.
@@ -50,95 +48,6 @@ impl EventId {
     }
 }
 
-/// The event types of EVENTS.md §3, aliases folded into their canonical name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EventKind {
-    ConversationStarted,
-    UserInput,
-    AssistantResponse,
-    ApplicationDetailChanged,
-    IdentityRiskAssessment,
-    ServiceabilityAssessment,
-    FraudCheckAssessment,
-    NoticeboardUpdated,
-    FinalDecision,
-    ConversationSummary,
-    /// A type the contract does not name: acknowledged, counted, otherwise ignored.
-    Unknown(String),
-}
-
-impl EventKind {
-    pub fn from_typ(typ: &str) -> Self {
-        match typ {
-            "conversation_started" => Self::ConversationStarted,
-            "user_input" => Self::UserInput,
-            "assistant_response" => Self::AssistantResponse,
-            "applicationDetail_changed" => Self::ApplicationDetailChanged,
-            "identityRisk_assessment" => Self::IdentityRiskAssessment,
-            "serviceability_assessment_results" | "credit_assessment_serviceability_result" => {
-                Self::ServiceabilityAssessment
-            }
-            "fraudCheck_assessment" | "fraud_risk.assessment.v1" => Self::FraudCheckAssessment,
-            "noticeboard_updated" | "noticeboard_post" => Self::NoticeboardUpdated,
-            "final_decision" | "final_credit_decision" => Self::FinalDecision,
-            "conversation_summary" => Self::ConversationSummary,
-            other => Self::Unknown(other.to_owned()),
-        }
-    }
-
-    /// The canonical name, used as a metrics label.
-    pub fn name(&self) -> &str {
-        match self {
-            Self::ConversationStarted => "conversation_started",
-            Self::UserInput => "user_input",
-            Self::AssistantResponse => "assistant_response",
-            Self::ApplicationDetailChanged => "applicationDetail_changed",
-            Self::IdentityRiskAssessment => "identityRisk_assessment",
-            Self::ServiceabilityAssessment => "serviceability_assessment_results",
-            Self::FraudCheckAssessment => "fraudCheck_assessment",
-            Self::NoticeboardUpdated => "noticeboard_updated",
-            Self::FinalDecision => "final_decision",
-            Self::ConversationSummary => "conversation_summary",
-            Self::Unknown(typ) => typ,
-        }
-    }
-}
-
-/// Who said a transcript message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Speaker {
-    Customer,
-    Assistant,
-}
-
-/// A transcript message carried by `user_input` or `assistant_response`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Utterance {
-    pub speaker: Speaker,
-    pub text: String,
-    pub rationale: Option<String>,
-    pub answer_input_type: Option<String>,
-    pub end_conversation: bool,
-}
-
-/// What an event says, checked for the fields its type uses.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Body {
-    Started {
-        application_number: Option<String>,
-        customer_id: Option<String>,
-    },
-    Message(Utterance),
-    ApplicationDetails(ApplicationDetails),
-    Assessment(Assessment),
-    Notice(NoticePost),
-    Decision(Decision),
-    Summary(Summary),
-    /// A type the contract does not know: its payload is not looked at.
-    Other,
-}
-
 /// One validated event of the ledger.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
@@ -159,59 +68,7 @@ impl Event {
             None => EventId::Entry(envelope.entry_id.clone()),
         };
         let at_ms = event_time(&envelope);
-        let payload = &envelope.payload;
-        let body = match kind {
-            EventKind::ConversationStarted => Body::Started {
-                application_number: opt_str(payload, "application_number", "application_number")?
-                    .or_else(|| envelope.application_number.clone()),
-                customer_id: opt_str(payload, "customer_id", "customer_id")?
-                    .or_else(|| envelope.user.clone()),
-            },
-            EventKind::UserInput | EventKind::AssistantResponse => {
-                let speaker = if kind == EventKind::UserInput {
-                    Speaker::Customer
-                } else {
-                    Speaker::Assistant
-                };
-                Body::Message(Utterance {
-                    speaker,
-                    text: opt_str(payload, "utterance", "payload.utterance")?.unwrap_or_default(),
-                    rationale: opt_str(payload, "rationale", "payload.rationale")?,
-                    answer_input_type: opt_str(
-                        payload,
-                        "answer_input_type",
-                        "payload.answer_input_type",
-                    )?,
-                    end_conversation: match payload.get("end_conversation") {
-                        None | Some(Value::Null) => false,
-                        Some(Value::Bool(b)) => *b,
-                        Some(_) => {
-                            return Err(ParseError::WrongType {
-                                field: "payload.end_conversation".to_owned(),
-                                expected: "a boolean",
-                            });
-                        }
-                    },
-                })
-            }
-            EventKind::ApplicationDetailChanged => {
-                Body::ApplicationDetails(payload::application_details(payload)?)
-            }
-            EventKind::IdentityRiskAssessment => {
-                Body::Assessment(payload::assessment(AssessmentKind::IdentityRisk, payload)?)
-            }
-            EventKind::ServiceabilityAssessment => Body::Assessment(payload::assessment(
-                AssessmentKind::Serviceability,
-                payload,
-            )?),
-            EventKind::FraudCheckAssessment => {
-                Body::Assessment(payload::assessment(AssessmentKind::FraudCheck, payload)?)
-            }
-            EventKind::NoticeboardUpdated => Body::Notice(payload::notice_post(payload)?),
-            EventKind::FinalDecision => Body::Decision(payload::decision(payload)?),
-            EventKind::ConversationSummary => Body::Summary(payload::summary(payload)?),
-            EventKind::Unknown(_) => Body::Other,
-        };
+        let body = Body::parse(&kind, &envelope)?;
         Ok(Self {
             envelope,
             kind,
@@ -223,23 +80,6 @@ impl Event {
 
     pub fn conv(&self) -> &str {
         &self.envelope.conv
-    }
-}
-
-/// A string field of the payload; absent, null and "" all read as `None`.
-fn opt_str(
-    payload: &Map<String, Value>,
-    key: &str,
-    field: &'static str,
-) -> Result<Option<String>, ParseError> {
-    match payload.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.is_empty() => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(ParseError::WrongType {
-            field: field.to_owned(),
-            expected: "a string",
-        }),
     }
 }
 
@@ -274,14 +114,4 @@ pub fn parse_iso_millis(text: &str) -> Option<i64> {
 /// The `<ms>` of a stream entry id `<ms>-<n>`.
 pub fn entry_id_millis(id: &str) -> Option<i64> {
     id.split('-').next()?.parse().ok()
-}
-
-impl Speaker {
-    /// As the store keeps it and the API sends it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Customer => "customer",
-            Self::Assistant => "assistant",
-        }
-    }
 }

@@ -11,13 +11,10 @@ mod event;
 mod payload;
 
 pub use envelope::{Envelope, MAX_ENTRY_BYTES, RawEntry};
-pub use event::{
-    Body, Event, EventId, EventKind, ParseError, Speaker, Utterance, entry_id_millis,
-    parse_iso_millis,
-};
+pub use event::{Event, EventId, ParseError, entry_id_millis, parse_iso_millis};
 pub use payload::{
-    Address, ApplicationDetails, Assessment, AssessmentKind, CustomerPatch, Decision, NoticePost,
-    Summary,
+    Address, ApplicationDetails, Assessment, AssessmentKind, Body, CustomerPatch, Decision,
+    EventKind, NoticePost, Speaker, Summary, TYPES, Utterance,
 };
 
 #[cfg(test)]

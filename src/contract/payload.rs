@@ -1,12 +1,200 @@
-//! Typed payloads of the event types that carry more than a message: application details
-//! (with the customer), assessments, noticeboard posts, decisions and summaries. Each is
-//! checked for the fields its type uses, so a wrongly typed field is refused at the door
-//! (and dead-lettered) instead of reaching a projection.
+//! The event types of EVENTS.md §3 and what each says: their names ([`EventKind`]), and
+//! their bodies ([`Body`]), typed: messages, application details (with the customer),
+//! assessments, noticeboard posts, decisions and summaries. Each is checked for the
+//! fields its type uses, so a wrongly typed field is refused at the door (and
+//! dead-lettered) instead of reaching a projection. A new event type is a change here
+//! (its names, its body and how to read it) and nowhere else in the contract.
 
 use chrono::NaiveDate;
 use serde_json::{Map, Value};
 
+use super::envelope::Envelope;
 use super::event::{ParseError, parse_iso_millis};
+
+/// The event types of EVENTS.md §3, aliases folded into their canonical name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventKind {
+    ConversationStarted,
+    UserInput,
+    AssistantResponse,
+    ApplicationDetailChanged,
+    IdentityRiskAssessment,
+    ServiceabilityAssessment,
+    FraudCheckAssessment,
+    NoticeboardUpdated,
+    FinalDecision,
+    ConversationSummary,
+    /// A type the contract does not name: acknowledged, counted, otherwise ignored.
+    Unknown(String),
+}
+
+/// Every type name of the contract and its kind, aliases too; the first name of a kind
+/// is its canonical one.
+pub const TYPES: &[(&str, EventKind)] = &[
+    ("conversation_started", EventKind::ConversationStarted),
+    ("user_input", EventKind::UserInput),
+    ("assistant_response", EventKind::AssistantResponse),
+    (
+        "applicationDetail_changed",
+        EventKind::ApplicationDetailChanged,
+    ),
+    ("identityRisk_assessment", EventKind::IdentityRiskAssessment),
+    (
+        "serviceability_assessment_results",
+        EventKind::ServiceabilityAssessment,
+    ),
+    (
+        "credit_assessment_serviceability_result",
+        EventKind::ServiceabilityAssessment,
+    ),
+    ("fraudCheck_assessment", EventKind::FraudCheckAssessment),
+    ("fraud_risk.assessment.v1", EventKind::FraudCheckAssessment),
+    ("noticeboard_updated", EventKind::NoticeboardUpdated),
+    ("noticeboard_post", EventKind::NoticeboardUpdated),
+    ("final_decision", EventKind::FinalDecision),
+    ("final_credit_decision", EventKind::FinalDecision),
+    ("conversation_summary", EventKind::ConversationSummary),
+];
+
+impl EventKind {
+    pub fn from_typ(typ: &str) -> Self {
+        TYPES
+            .iter()
+            .find(|(name, _)| *name == typ)
+            .map_or_else(|| Self::Unknown(typ.to_owned()), |(_, kind)| kind.clone())
+    }
+
+    /// The canonical name, used as a metrics label.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Unknown(typ) => typ,
+            known => TYPES
+                .iter()
+                .find(|(_, kind)| kind == known)
+                .map_or("", |(name, _)| name),
+        }
+    }
+}
+
+/// Who said a transcript message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Speaker {
+    Customer,
+    Assistant,
+}
+
+/// A transcript message carried by `user_input` or `assistant_response`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Utterance {
+    pub speaker: Speaker,
+    pub text: String,
+    pub rationale: Option<String>,
+    pub answer_input_type: Option<String>,
+    pub end_conversation: bool,
+}
+
+/// What an event says, checked for the fields its type uses.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    Started {
+        application_number: Option<String>,
+        customer_id: Option<String>,
+    },
+    Message(Utterance),
+    ApplicationDetails(ApplicationDetails),
+    Assessment(Assessment),
+    Notice(NoticePost),
+    Decision(Decision),
+    Summary(Summary),
+    /// A type the contract does not know: its payload is not looked at.
+    Other,
+}
+
+impl Body {
+    /// What `envelope` says as an event of `kind`, checked for the fields that type uses.
+    pub fn parse(kind: &EventKind, envelope: &Envelope) -> Result<Self, ParseError> {
+        let payload = &envelope.payload;
+        Ok(match kind {
+            EventKind::ConversationStarted => Self::Started {
+                application_number: opt_str(payload, "application_number", "application_number")?
+                    .or_else(|| envelope.application_number.clone()),
+                customer_id: opt_str(payload, "customer_id", "customer_id")?
+                    .or_else(|| envelope.user.clone()),
+            },
+            EventKind::UserInput | EventKind::AssistantResponse => {
+                let speaker = if *kind == EventKind::UserInput {
+                    Speaker::Customer
+                } else {
+                    Speaker::Assistant
+                };
+                Self::Message(Utterance {
+                    speaker,
+                    text: opt_str(payload, "utterance", "payload.utterance")?.unwrap_or_default(),
+                    rationale: opt_str(payload, "rationale", "payload.rationale")?,
+                    answer_input_type: opt_str(
+                        payload,
+                        "answer_input_type",
+                        "payload.answer_input_type",
+                    )?,
+                    end_conversation: match payload.get("end_conversation") {
+                        None | Some(Value::Null) => false,
+                        Some(Value::Bool(b)) => *b,
+                        Some(_) => {
+                            return Err(ParseError::WrongType {
+                                field: "payload.end_conversation".to_owned(),
+                                expected: "a boolean",
+                            });
+                        }
+                    },
+                })
+            }
+            EventKind::ApplicationDetailChanged => {
+                Self::ApplicationDetails(application_details(payload)?)
+            }
+            EventKind::IdentityRiskAssessment => {
+                Self::Assessment(assessment(AssessmentKind::IdentityRisk, payload)?)
+            }
+            EventKind::ServiceabilityAssessment => {
+                Self::Assessment(assessment(AssessmentKind::Serviceability, payload)?)
+            }
+            EventKind::FraudCheckAssessment => {
+                Self::Assessment(assessment(AssessmentKind::FraudCheck, payload)?)
+            }
+            EventKind::NoticeboardUpdated => Self::Notice(notice_post(payload)?),
+            EventKind::FinalDecision => Self::Decision(decision(payload)?),
+            EventKind::ConversationSummary => Self::Summary(summary(payload)?),
+            EventKind::Unknown(_) => Self::Other,
+        })
+    }
+}
+
+/// A string field of the payload; absent, null and "" all read as `None`.
+fn opt_str(
+    payload: &Map<String, Value>,
+    key: &str,
+    field: &'static str,
+) -> Result<Option<String>, ParseError> {
+    match payload.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ParseError::WrongType {
+            field: field.to_owned(),
+            expected: "a string",
+        }),
+    }
+}
+
+impl Speaker {
+    /// As the store keeps it and the API sends it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Customer => "customer",
+            Self::Assistant => "assistant",
+        }
+    }
+}
 
 /// `applicationDetail_changed`: the application, and the customer's profile fields that
 /// are present (only those change).
@@ -111,10 +299,12 @@ impl Decision {
     }
 }
 
-/// `conversation_summary`.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// `conversation_summary`. Kept whole as a part of the conversation (see
+/// `projection::registers::part`), and read back by the view in this type.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Summary {
     pub purpose: Option<String>,
+    #[serde(default)]
     pub facts: Vec<String>,
 }
 
@@ -198,7 +388,7 @@ impl<'a> Fields<'a> {
     }
 }
 
-pub fn application_details(payload: &Map<String, Value>) -> Result<ApplicationDetails, ParseError> {
+fn application_details(payload: &Map<String, Value>) -> Result<ApplicationDetails, ParseError> {
     let f = Fields::new(payload, "payload");
     Ok(ApplicationDetails {
         application_number: f.text("applicationNumber")?,
@@ -255,7 +445,7 @@ fn customer(object: &Map<String, Value>) -> Result<CustomerPatch, ParseError> {
     })
 }
 
-pub fn assessment(
+fn assessment(
     kind: AssessmentKind,
     payload: &Map<String, Value>,
 ) -> Result<Assessment, ParseError> {
@@ -269,7 +459,7 @@ pub fn assessment(
     })
 }
 
-pub fn notice_post(payload: &Map<String, Value>) -> Result<NoticePost, ParseError> {
+fn notice_post(payload: &Map<String, Value>) -> Result<NoticePost, ParseError> {
     let f = Fields::new(payload, "payload");
     let agent_name = f
         .text("agent_name")?
@@ -286,7 +476,7 @@ pub fn notice_post(payload: &Map<String, Value>) -> Result<NoticePost, ParseErro
     })
 }
 
-pub fn decision(payload: &Map<String, Value>) -> Result<Decision, ParseError> {
+fn decision(payload: &Map<String, Value>) -> Result<Decision, ParseError> {
     let f = Fields::new(payload, "payload");
     let text = match f.text("decision")? {
         Some(d) => d,
@@ -302,7 +492,7 @@ pub fn decision(payload: &Map<String, Value>) -> Result<Decision, ParseError> {
     }
 }
 
-pub fn summary(payload: &Map<String, Value>) -> Result<Summary, ParseError> {
+fn summary(payload: &Map<String, Value>) -> Result<Summary, ParseError> {
     let f = Fields::new(payload, "payload");
     let purpose = match f.text("purpose")? {
         Some(p) => Some(p),

@@ -28,6 +28,7 @@ use crate::server::feed::{self, Hub, Publisher};
 use crate::server::headers::{self, HeaderSettings};
 use crate::server::ingest::{self, Consumer, ConsumerConfig, IngestError};
 use crate::server::metrics::{self, Metrics};
+use crate::server::projection;
 use crate::server::state::{AppState, Ledger};
 use crate::server::status::{self, StatusRules};
 use crate::server::store::{MongoSessionStore, StartError, Store};
@@ -211,13 +212,21 @@ async fn start_ingest(
         settings.ingest_consumers,
     )
     .await?;
-    // Conversations stored by an older version get their search words, in the background.
+    // Conversations stored by an older version get their search words, and their parts
+    // where they live now, in the background.
     let backfill = store.clone();
     tokio::spawn(async move {
         match backfill.add_missing_search_words().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(conversations = n, "search words added"),
             Err(e) => tracing::warn!(error = %e, "search words not added to older conversations"),
+        }
+        for (from, to) in projection::registers::MOVED {
+            match backfill.move_field(from, to).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(conversations = n, from, to, "part moved"),
+                Err(e) => tracing::warn!(error = %e, from, to, "part not moved"),
+            }
         }
     });
     tokio::spawn(status::run(

@@ -321,6 +321,34 @@ async fn conversations_stored_before_search_words_get_them() {
 }
 
 #[tokio::test]
+async fn a_summary_stored_by_an_older_version_moves_to_its_part() {
+    let env = TestEnv::new().await;
+    let conversations = env
+        .db
+        .collection::<mongodb::bson::Document>("conversations");
+    let now = mongodb::bson::DateTime::now();
+    conversations
+        .insert_one(mongodb::bson::doc! {
+            "_id": "old-1", "status": "active", "last_activity_at": now, "version": 1_i64,
+            "summary": { "purpose": "a car", "facts": ["owns a dog"], "order": 3_i64, "at": now },
+        })
+        .await
+        .unwrap();
+    let summary = || async {
+        let detail = env.store.get_conversation("old-1").await.unwrap().unwrap();
+        detail.part::<billie_dashboard::contract::Summary>("summary")
+    };
+    assert_eq!(summary().await, None, "not where parts live yet");
+    for (from, to) in billie_dashboard::server::projection::registers::MOVED {
+        assert_eq!(env.store.move_field(from, to).await.unwrap(), 1);
+        assert_eq!(env.store.move_field(from, to).await.unwrap(), 0, "once");
+    }
+    let moved = summary().await.expect("the summary reads as a part");
+    assert_eq!(moved.purpose.as_deref(), Some("a car"));
+    assert_eq!(moved.facts, ["owns a dog"]);
+}
+
+#[tokio::test]
 async fn search_status_filter_and_counts_agree() {
     let env = TestEnv::new().await;
     env.append(&[

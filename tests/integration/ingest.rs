@@ -67,8 +67,9 @@ async fn fixture_conversations_are_projected_with_their_messages() {
             ["identity_risk", "serviceability", "fraud_check"],
             "{id}"
         );
+        let summary: Option<billie_dashboard::contract::Summary> = got.part("summary");
         assert!(
-            got.purpose.is_some() && !got.facts.is_empty(),
+            summary.is_some_and(|s| s.purpose.is_some() && !s.facts.is_empty()),
             "summary of {id}"
         );
         let board: Vec<(String, u64)> = got
@@ -631,6 +632,11 @@ async fn two_consumers_given_shuffled_duplicated_events_build_the_in_order_trans
             for detail in [&mut got, &mut wanted] {
                 detail.summary.version = 0;
                 detail.summary.last_activity_ms = None;
+                for part in &mut detail.parts {
+                    let mut json: serde_json::Value = serde_json::from_str(&part.json).unwrap();
+                    json.as_object_mut().unwrap().remove("at");
+                    part.json = json.to_string();
+                }
             }
             assert_eq!(got, wanted, "seed {seed}, {id}");
         }

@@ -18,24 +18,10 @@ const FIELDS: &[&str] = &[
 ];
 
 /// Every type name of the contract, old spellings too, and some it does not know.
-const TYPES: &[&str] = &[
-    "conversation_started",
-    "user_input",
-    "assistant_response",
-    "applicationDetail_changed",
-    "identityRisk_assessment",
-    "serviceability_assessment_results",
-    "credit_assessment_serviceability_result",
-    "fraudCheck_assessment",
-    "fraud_risk.assessment.v1",
-    "noticeboard_updated",
-    "noticeboard_post",
-    "final_decision",
-    "final_credit_decision",
-    "conversation_summary",
-    "unheard_of",
-    "",
-];
+fn types() -> Vec<&'static str> {
+    let known = crate::contract::TYPES.iter().map(|(name, _)| *name);
+    known.chain(["unheard_of", ""]).collect()
+}
 
 /// Payload fields the projectors read, so that random values reach them.
 const PAYLOAD_FIELDS: &[&str] = &[
@@ -140,7 +126,9 @@ fn payload_text() -> impl Strategy<Value = String> {
 
 fn field_value(name: &'static str) -> BoxedStrategy<String> {
     match name {
-        "typ" => prop::sample::select(TYPES).prop_map(str::to_owned).boxed(),
+        "typ" => prop::sample::select(types())
+            .prop_map(str::to_owned)
+            .boxed(),
         "seq" | "c_seq" => prop_oneof![
             any::<i64>().prop_map(|n| n.to_string()),
             Just("99999999999999999999999".to_owned()),

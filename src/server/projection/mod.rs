@@ -14,7 +14,7 @@ pub mod customer;
 mod message;
 pub mod names;
 mod noticeboard;
-mod registers;
+pub mod registers;
 mod started;
 pub mod write;
 
@@ -81,11 +81,9 @@ pub fn plan(event: &Event, limits: &Limits) -> Option<Projection> {
         Body::Started { .. } => started::project(event),
         Body::Message(utterance) => message::project(event, utterance, limits),
         Body::Notice(post) => noticeboard::project(event, post, limits),
-        Body::ApplicationDetails(details) => registers::application(event, details),
-        Body::Assessment(assessment) => registers::assessment(event, assessment),
-        Body::Decision(decision) => registers::decision(event, *decision),
-        Body::Summary(summary) => registers::summary(event, summary),
         Body::Other => return None,
+        // Everything else sets a part of the conversation as a whole.
+        _ => return registers::project(event),
     })
 }
 

@@ -3,12 +3,36 @@
 //! value with the `order` of the event that set it; a later-arriving older event leaves
 //! it alone (see [`Guard::Newer`]). A decision also sets the status, which nothing but a
 //! newer decision changes again.
+//!
+//! A part that needs nothing but to be shown is kept whole, in the contract's own type,
+//! under `parts.<name>` ([`part`]): the store hands it to the view as it is, so a new
+//! event type of this kind is a line here, its type in the contract, and its view
+//! (CONTRIBUTING.md, "Adding an event type").
 
 use mongodb::bson::{self, Bson, DateTime, Document, doc};
+use serde::Serialize;
 
 use super::{Guard, Projection};
 use crate::api::Status;
-use crate::contract::{ApplicationDetails, Assessment, AssessmentKind, Decision, Event, Summary};
+use crate::contract::{ApplicationDetails, Assessment, AssessmentKind, Body, Decision, Event};
+
+/// The effect of an event that sets a part of the conversation; `None` for other events.
+pub fn project(event: &Event) -> Option<Projection> {
+    Some(match &event.body {
+        Body::ApplicationDetails(d) => application(event, d),
+        Body::Assessment(a) => assessment(event, a),
+        Body::Decision(d) => decision(event, *d),
+        Body::Summary(summary) => part(event, "parts.summary", summary),
+        _ => return None,
+    })
+}
+
+/// Where parts kept whole live in a conversation document: `parts.<name>`.
+pub const PARTS: &str = "parts";
+
+/// Parts stored elsewhere by older versions, and where they live now: moved once at start
+/// (`Store::move_field`).
+pub const MOVED: &[(&str, &str)] = &[("summary", "parts.summary")];
 
 /// Where each register lives in the conversation document.
 pub fn assessment_field(kind: AssessmentKind) -> &'static str {
@@ -27,7 +51,7 @@ fn num(v: Option<f64>) -> Bson {
     v.map_or(Bson::Null, Bson::Double)
 }
 
-pub fn application(event: &Event, d: &ApplicationDetails) -> Projection {
+fn application(event: &Event, d: &ApplicationDetails) -> Projection {
     let value = doc! {
         "application_number": opt(&d.application_number),
         "loan_amount": num(d.loan_amount),
@@ -43,7 +67,7 @@ pub fn application(event: &Event, d: &ApplicationDetails) -> Projection {
     projection
 }
 
-pub fn assessment(event: &Event, a: &Assessment) -> Projection {
+fn assessment(event: &Event, a: &Assessment) -> Projection {
     let value = doc! {
         "decision": opt(&a.decision),
         "severity": opt(&a.severity),
@@ -54,14 +78,18 @@ pub fn assessment(event: &Event, a: &Assessment) -> Projection {
     register(event, assessment_field(a.kind), value, None)
 }
 
-pub fn decision(event: &Event, d: Decision) -> Projection {
+fn decision(event: &Event, d: Decision) -> Projection {
     let value = doc! { "outcome": d.as_str() };
     register(event, "decision", value, Some(Status::from(d).as_str()))
 }
 
-pub fn summary(event: &Event, s: &Summary) -> Projection {
-    let value = doc! { "purpose": opt(&s.purpose), "facts": s.facts.clone() };
-    register(event, "summary", value, None)
+/// Keeps `value` whole at `field` (`parts.<name>`), if newer.
+fn part(event: &Event, field: &'static str, value: &impl Serialize) -> Projection {
+    debug_assert!(field.starts_with("parts."), "a part lives under {PARTS}");
+    // A contract type is a struct of plain fields: it always converts; the fallback
+    // (an empty part) is never used.
+    let value = bson::to_document(value).unwrap_or_default();
+    register(event, field, value, None)
 }
 
 /// Sets register `field` to `value` (and the status, for a decision) if newer.

@@ -24,7 +24,7 @@ use serde::Deserialize;
 
 use crate::api::{
     Application, AssessmentView, ConversationDetail, ConversationSummary, Message, NoticeVersion,
-    NoticeboardEntry, Status,
+    NoticeboardEntry, Part, Status,
 };
 use crate::contract::{Decision, Speaker};
 use crate::server::config::ConfigError;
@@ -289,6 +289,20 @@ impl Store {
         Ok(changed)
     }
 
+    /// Moves field `from` of every conversation that has it, and not `to` yet, to `to`: a
+    /// part whose place changed (see `projection::registers::MOVED`). Returns how many
+    /// moved; harmless to run again, or from two processes at once.
+    pub async fn move_field(&self, from: &str, to: &str) -> Result<u64, StoreError> {
+        let result = self
+            .conversations
+            .update_many(
+                doc! { from: { "$exists": true }, to: { "$exists": false } },
+                doc! { "$rename": { from: to } },
+            )
+            .await?;
+        Ok(result.modified_count)
+    }
+
     /// Round trip to the server, for readiness checks.
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.db.run_command(doc! { "ping": 1 }).await?;
@@ -414,9 +428,17 @@ impl Store {
         .into_iter()
         .filter_map(|(kind, a)| a.map(|a| a.view(kind)))
         .collect();
-        let (purpose, facts) = doc
-            .recap
-            .map_or((None, Vec::new()), |r| (r.purpose, r.facts));
+        let parts = doc
+            .parts
+            .into_iter()
+            .filter_map(|(name, part)| {
+                let json = bson::Bson::Document(part).into_relaxed_extjson();
+                Some(Part {
+                    name,
+                    json: serde_json::to_string(&json).ok()?,
+                })
+            })
+            .collect();
         // `application` is read whole here, so the summary's view of it is filled in.
         let mut summary = ConversationSummary::from(doc.summary);
         if let Some(a) = &doc.application {
@@ -432,8 +454,7 @@ impl Store {
             application: doc.application,
             assessments,
             decision: doc.decision.map(|d| d.outcome),
-            purpose,
-            facts,
+            parts,
             noticeboard: doc
                 .noticeboard
                 .into_values()
@@ -530,8 +551,9 @@ struct ConversationDoc {
     serviceability: Option<AssessmentDoc>,
     fraud_check: Option<AssessmentDoc>,
     decision: Option<DecisionDoc>,
-    #[serde(rename = "summary")]
-    recap: Option<RecapDoc>,
+    /// Parts kept whole, by name (see `projection::registers::part`).
+    #[serde(default)]
+    parts: std::collections::BTreeMap<String, Document>,
     /// Keyed by the escaped agent name (see `projection::noticeboard`).
     #[serde(default)]
     noticeboard: std::collections::BTreeMap<String, NoticeboardDoc>,
@@ -563,13 +585,6 @@ struct AssessmentDoc {
 #[derive(Debug, Deserialize)]
 struct DecisionDoc {
     outcome: Decision,
-}
-
-#[derive(Debug, Deserialize)]
-struct RecapDoc {
-    purpose: Option<String>,
-    #[serde(default)]
-    facts: Vec<String>,
 }
 
 impl AssessmentDoc {
