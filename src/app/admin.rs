@@ -91,15 +91,7 @@ pub fn UsersPage() -> impl IntoView {
                                 }
                                     .into_any()
                             }
-                            Err(e) => {
-                                view! {
-                                    <p class="error" role="alert">
-                                        "Could not load users: "
-                                        {e.to_string()}
-                                    </p>
-                                }
-                                    .into_any()
-                            }
+                            Err(e) => super::load_failed("users", &e),
                         })
                 }}
             </Transition>
@@ -206,15 +198,7 @@ pub fn AuditPage() -> impl IntoView {
                         .get()
                         .map(|page| match page {
                             Ok(page) => view! { <AuditTable page /> }.into_any(),
-                            Err(e) => {
-                                view! {
-                                    <p class="error" role="alert">
-                                        "Could not load the audit log: "
-                                        {e.to_string()}
-                                    </p>
-                                }
-                                    .into_any()
-                            }
+                            Err(e) => super::load_failed("the audit log", &e),
                         })
                 }}
             </Transition>

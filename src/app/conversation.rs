@@ -65,15 +65,7 @@ fn ConversationPage(id: String) -> impl IntoView {
                                 }
                                     .into_any()
                             }
-                            Err(e) => {
-                                view! {
-                                    <p class="error" role="alert">
-                                        "Could not load the conversation: "
-                                        {e.to_string()}
-                                    </p>
-                                }
-                                    .into_any()
-                            }
+                            Err(e) => super::load_failed("the conversation", &e),
                         })
                 }}
             </Transition>

@@ -11,7 +11,7 @@ use super::clock::Clock;
 use super::format;
 use super::live::{LiveFeed, Mark};
 use super::memory::{ListMemory, Place, list_key, restore_place};
-use super::paging::{LoadMore, url};
+use super::paging::{LoadMore, next_page, url};
 use super::search::{ListQuery, SearchBox};
 use crate::api::{
     ConversationFilter, ConversationPage, ConversationSummary, Status, StatusCounts,
@@ -46,17 +46,9 @@ fn ConversationsPage(
         ],
     );
     // Back to this list: shown as it was left, without a fetch, until the search changes.
-    let restored = StoredValue::new(ListMemory::recall::<ListState>(PATH, &key));
-    let restoring = RwSignal::new(restored.with_value(Option::is_some));
     let query = ListQuery::new(q, after);
+    let (restored, restoring) = ListMemory::start_list::<ListState>(PATH, &key, query);
     let ListQuery { search, after } = query;
-    Effect::new(move |first: Option<()>| {
-        search.track();
-        after.track();
-        if first.is_some() {
-            restoring.set(false);
-        }
-    });
     let status = Signal::stored(status);
     let list = Resource::new(
         move || (restoring.get(), search.get(), status.get(), after.get()),
@@ -128,15 +120,7 @@ fn ConversationsPage(
                                 view! { <LiveList start refetch /> }
                                     .into_any()
                             }
-                            Err(e) => {
-                                view! {
-                                    <p class="error" role="alert">
-                                        "Could not load conversations: "
-                                        {e.to_string()}
-                                    </p>
-                                }
-                                    .into_any()
-                            }
+                            Err(e) => super::load_failed("conversations", &e),
                         })
                 }}
             </Transition>
@@ -307,45 +291,40 @@ fn LiveList(start: ListState, refetch: Callback<()>) -> impl IntoView {
         place_now.keep(PATH, state.key(), state);
     });
 
-    let load = Callback::new(move |()| {
-        let Some(cursor) = next.get_untracked() else {
-            return;
-        };
-        if loading.get_untracked() {
-            return;
-        }
-        loading.set(true);
-        let (search, status) =
-            filter.with_value(|f| (f.search.clone(), f.status.map(|s| s.as_str().to_owned())));
-        leptos::task::spawn_local(async move {
-            if let Ok(page) = list_conversations(search, status, Some(cursor)).await {
-                items.update(|items| {
-                    for conversation in page.items {
-                        if !items.iter().any(|i| i.conversation.id == conversation.id) {
-                            items.push(Item {
-                                conversation,
-                                fresh: false,
-                            });
-                        }
+    let load = next_page(
+        next,
+        loading,
+        move |cursor| {
+            let (search, status) =
+                filter.with_value(|f| (f.search.clone(), f.status.map(|s| s.as_str().to_owned())));
+            list_conversations(search, status, Some(cursor))
+        },
+        move |page: ConversationPage| {
+            items.update(|items| {
+                for conversation in page.items {
+                    if !items.iter().any(|i| i.conversation.id == conversation.id) {
+                        items.push(Item {
+                            conversation,
+                            fresh: false,
+                        });
                     }
-                });
-                // Changes that waited for this page win over what it says; those further
-                // down wait on.
-                let more_below = page.next.is_some();
-                let waiting = below.try_update_value(std::mem::take).unwrap_or_default();
-                items.update(|items| {
-                    for changed in waiting {
-                        let belongs = filter.with_value(|f| f.matches(&changed));
-                        if !place(items, &changed, belongs, more_below) {
-                            below.update_value(|b| wait_below(b, &changed));
-                        }
+                }
+            });
+            // Changes that waited for this page win over what it says; those further
+            // down wait on.
+            let more_below = page.next.is_some();
+            let waiting = below.try_update_value(std::mem::take).unwrap_or_default();
+            items.update(|items| {
+                for changed in waiting {
+                    let belongs = filter.with_value(|f| f.matches(&changed));
+                    if !place(items, &changed, belongs, more_below) {
+                        below.update_value(|b| wait_below(b, &changed));
                     }
-                });
-                next.set(page.next);
-            }
-            loading.set(false);
-        });
-    });
+                }
+            });
+            next.set(page.next);
+        },
+    );
     let next_href = Signal::derive(move || {
         next.get().map(|after| {
             filter.with_value(|f| {

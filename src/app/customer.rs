@@ -37,15 +37,7 @@ fn CustomerPage(id: String) -> impl IntoView {
                                 }
                                     .into_any()
                             }
-                            Err(e) => {
-                                view! {
-                                    <p class="error" role="alert">
-                                        "Could not load the customer: "
-                                        {e.to_string()}
-                                    </p>
-                                }
-                                    .into_any()
-                            }
+                            Err(e) => super::load_failed("the customer", &e),
                         })
                 }}
             </Transition>

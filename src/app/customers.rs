@@ -5,9 +5,9 @@ use leptos::prelude::*;
 
 use super::format;
 use super::memory::{ListMemory, Place, list_key, restore_place};
-use super::paging::{LoadMore, url};
+use super::paging::{LoadMore, next_page, url};
 use super::search::{ListQuery, SearchBox};
-use crate::api::{CustomerSummary, list_customers};
+use crate::api::{CustomerPage, CustomerSummary, list_customers};
 
 const PATH: &str = "/customers";
 
@@ -25,17 +25,9 @@ pub fn CustomersRoute() -> impl IntoView {
 fn CustomersPage(q: Option<String>, after: Option<String>) -> impl IntoView {
     let key = list_key(PATH, &[("q", q.as_deref()), ("after", after.as_deref())]);
     // Back to this list: shown as it was left, without a fetch, until the search changes.
-    let restored = StoredValue::new(ListMemory::recall::<ListState>(PATH, &key));
-    let restoring = RwSignal::new(restored.with_value(Option::is_some));
     let query = ListQuery::new(q, after);
+    let (restored, restoring) = ListMemory::start_list::<ListState>(PATH, &key, query);
     let ListQuery { search, after } = query;
-    Effect::new(move |first: Option<()>| {
-        search.track();
-        after.track();
-        if first.is_some() {
-            restoring.set(false);
-        }
-    });
     let list = Resource::new(
         move || (restoring.get(), search.get(), after.get()),
         |(restoring, search, after)| async move {
@@ -78,15 +70,7 @@ fn CustomersPage(q: Option<String>, after: Option<String>) -> impl IntoView {
                                 };
                                 view! { <CustomerList start /> }.into_any()
                             }
-                            Err(e) => {
-                                view! {
-                                    <p class="error" role="alert">
-                                        "Could not load customers: "
-                                        {e.to_string()}
-                                    </p>
-                                }
-                                    .into_any()
-                            }
+                            Err(e) => super::load_failed("customers", &e),
                         })
                 }}
             </Transition>
@@ -145,28 +129,21 @@ fn CustomerList(start: ListState) -> impl IntoView {
         };
         place_now.keep(PATH, state.key(), state);
     });
-    let load = Callback::new(move |()| {
-        let Some(cursor) = next.get_untracked() else {
-            return;
-        };
-        if loading.get_untracked() {
-            return;
-        }
-        loading.set(true);
-        leptos::task::spawn_local(async move {
-            if let Ok(page) = list_customers(search.get_value(), Some(cursor)).await {
-                items.update(|items| {
-                    for customer in page.items {
-                        if !items.iter().any(|i| i.id == customer.id) {
-                            items.push(customer);
-                        }
+    let load = next_page(
+        next,
+        loading,
+        move |cursor| list_customers(search.get_value(), Some(cursor)),
+        move |page: CustomerPage| {
+            items.update(|items| {
+                for customer in page.items {
+                    if !items.iter().any(|i| i.id == customer.id) {
+                        items.push(customer);
                     }
-                });
-                next.set(page.next);
-            }
-            loading.set(false);
-        });
-    });
+                }
+            });
+            next.set(page.next);
+        },
+    );
     let next_href = Signal::derive(move || {
         next.get().map(|after| {
             search.with_value(|q| url(PATH, &[("q", q.as_deref()), ("after", Some(&after))]))

@@ -12,6 +12,8 @@ use std::collections::HashMap;
 
 use leptos::prelude::*;
 
+use super::search::ListQuery;
+
 /// A list's state as it was left, and where the window was.
 pub struct Kept<T> {
     pub state: T,
@@ -66,6 +68,26 @@ impl ListMemory {
             return None;
         }
         state.downcast::<Kept<T>>().ok().map(|kept| *kept)
+    }
+
+    /// A list page's start: what it kept for Back to `key`, if this is Back to it, and
+    /// `restoring`, true while the page shows that (until its search or start changes:
+    /// then it fetches). `query` is the URL's search and start, as the page keeps them.
+    pub fn start_list<T: Send + Sync + 'static>(
+        path: &'static str,
+        key: &str,
+        query: ListQuery,
+    ) -> (StoredValue<Option<Kept<T>>>, RwSignal<bool>) {
+        let restored = StoredValue::new(Self::recall::<T>(path, key));
+        let restoring = RwSignal::new(restored.with_value(Option::is_some));
+        Effect::new(move |first: Option<()>| {
+            query.search.track();
+            query.after.track();
+            if first.is_some() {
+                restoring.set(false);
+            }
+        });
+        (restored, restoring)
     }
 
     /// Keeps `kept` for the list at `path`, showing `key`, in place of what was kept.

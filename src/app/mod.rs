@@ -208,3 +208,9 @@ fn NotFound() -> impl IntoView {
         </main>
     }
 }
+
+/// What a page says when its data could not be loaded: what, and why in a sentence.
+fn load_failed(what: &'static str, e: &ServerFnError) -> AnyView {
+    view! { <p class="error" role="alert">"Could not load " {what} ": " {account::error_text(e)}</p> }
+        .into_any()
+}

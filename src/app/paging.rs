@@ -2,7 +2,39 @@
 //! without JavaScript; once hydrated, the link loads the next page in place when clicked
 //! or when it scrolls within reach of the viewport.
 
+use std::future::Future;
+
 use leptos::prelude::*;
+
+/// What loads the next page, one at a time: `fetch` asks for the page after the cursor
+/// in `next`, and `land` takes it in (and sets `next` from it). A failed fetch leaves the
+/// list as it is, to be tried again from the link.
+pub fn next_page<P, Fut>(
+    next: RwSignal<Option<String>>,
+    loading: RwSignal<bool>,
+    fetch: impl Fn(String) -> Fut + Send + Sync + 'static,
+    land: impl Fn(P) + Copy + Send + Sync + 'static,
+) -> Callback<()>
+where
+    Fut: Future<Output = Result<P, ServerFnError>> + 'static,
+{
+    Callback::new(move |()| {
+        let Some(cursor) = next.get_untracked() else {
+            return;
+        };
+        if loading.get_untracked() {
+            return;
+        }
+        loading.set(true);
+        let page = fetch(cursor);
+        leptos::task::spawn_local(async move {
+            if let Ok(page) = page.await {
+                land(page);
+            }
+            loading.set(false);
+        });
+    })
+}
 
 /// Rendered while `href` (the next page's URL) is `Some`.
 #[component]

@@ -143,107 +143,45 @@ impl Store {
     }
 
     async fn ensure_indexes(&self) -> Result<(), StoreError> {
-        self.conversations
-            .create_index(
-                IndexModel::builder()
-                    .keys(doc! { "last_activity_at": -1, "_id": -1 })
-                    .options(
-                        IndexOptions::builder()
-                            .name("by_activity".to_owned())
-                            .build(),
-                    )
-                    .build(),
-            )
-            .await?;
-        // The list searched: one entry per search word, in activity order under each.
-        self.conversations
-            .create_index(
-                IndexModel::builder()
-                    .keys(doc! { SEARCH_WORDS: 1, "last_activity_at": -1, "_id": -1 })
-                    .options(
-                        IndexOptions::builder()
-                            .name("by_search_word".to_owned())
-                            .build(),
-                    )
-                    .build(),
-            )
-            .await?;
-        // The list filtered by status; by customer for a profile; customers by name.
-        self.conversations
-            .create_index(
-                IndexModel::builder()
-                    .keys(doc! { "status": 1, "last_activity_at": -1, "_id": -1 })
-                    .options(IndexOptions::builder().name("by_status".to_owned()).build())
-                    .build(),
-            )
-            .await?;
-        // The status task's moves (`refresh_statuses`).
-        self.conversations
-            .create_index(
-                IndexModel::builder()
-                    .keys(doc! { "status": 1, "last_message_at": 1 })
-                    .options(
-                        IndexOptions::builder()
-                            .name("by_status_age".to_owned())
-                            .build(),
-                    )
-                    .build(),
-            )
-            .await?;
-        self.conversations
-            .create_index(
-                IndexModel::builder()
-                    .keys(doc! { "customer_id": 1 })
-                    .options(
-                        IndexOptions::builder()
-                            .name("by_customer".to_owned())
-                            .build(),
-                    )
-                    .build(),
-            )
-            .await?;
+        let index = |name: &str, keys: Document| {
+            let options = IndexOptions::builder().name(name.to_owned()).build();
+            IndexModel::builder().keys(keys).options(options).build()
+        };
+        let conversations = [
+            // The list, newest activity first.
+            index("by_activity", doc! { "last_activity_at": -1, "_id": -1 }),
+            // The list searched: one entry per search word, in activity order under each.
+            index(
+                "by_search_word",
+                doc! { SEARCH_WORDS: 1, "last_activity_at": -1, "_id": -1 },
+            ),
+            // The list filtered by status.
+            index(
+                "by_status",
+                doc! { "status": 1, "last_activity_at": -1, "_id": -1 },
+            ),
+            // The status task's moves (`refresh_statuses`).
+            index("by_status_age", doc! { "status": 1, "last_message_at": 1 }),
+            // A customer's conversations.
+            index("by_customer", doc! { "customer_id": 1 }),
+        ];
+        self.conversations.create_indexes(conversations).await?;
+        // Customers by name.
         self.customers()
-            .create_index(
-                IndexModel::builder()
-                    .keys(doc! { "sort_name": 1, "_id": 1 })
-                    .options(IndexOptions::builder().name("by_name".to_owned()).build())
-                    .build(),
-            )
+            .create_index(index("by_name", doc! { "sort_name": 1, "_id": 1 }))
             .await?;
-        self.users()
-            .create_index(
-                IndexModel::builder()
-                    .keys(doc! { "email": 1 })
-                    .options(
-                        IndexOptions::builder()
-                            .name("email_unique".to_owned())
-                            .unique(true)
-                            .build(),
-                    )
-                    .build(),
-            )
-            .await?;
+        let mut email = index("email_unique", doc! { "email": 1 });
+        if let Some(options) = email.options.as_mut() {
+            options.unique = Some(true);
+        }
+        self.users().create_index(email).await?;
+        // A user's sessions; expired ones are removed by the database.
+        let mut expiry = index("expiry", doc! { "expires_at": 1 });
+        if let Some(options) = expiry.options.as_mut() {
+            options.expire_after = Some(std::time::Duration::ZERO);
+        }
         self.sessions()
-            .create_index(
-                IndexModel::builder()
-                    .keys(doc! { "user_id": 1 })
-                    .options(IndexOptions::builder().name("by_user".to_owned()).build())
-                    .build(),
-            )
-            .await?;
-        // Expired login sessions are removed by the database.
-        self.sessions()
-            .create_index(
-                IndexModel::builder()
-                    .keys(doc! { "expires_at": 1 })
-                    .options(
-                        IndexOptions::builder()
-                            .name("expiry".to_owned())
-                            .expire_after(std::time::Duration::ZERO)
-                            .build(),
-                    )
-                    .build(),
-            )
+            .create_indexes([index("by_user", doc! { "user_id": 1 }), expiry])
             .await?;
         Ok(())
     }
