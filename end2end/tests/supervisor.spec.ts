@@ -266,6 +266,33 @@ test('the customer page shows the profile and links to their conversations', asy
   }
 });
 
+test('a customer page follows the customer live: a profile change and a new conversation', async ({ page }) => {
+  const t = tag();
+  const [first, second] = [`live-a-${t}`, `live-b-${t}`];
+  const customerId = `CL${t}`;
+  appendEntries([
+    started(first, `APP-L${t}`, customerId),
+    details(first, 2, `APP-L${t}`, { customer_id: customerId, first_name: 'Aroha', last_name: `Ngata${t}` }),
+  ]);
+  await signIn(page, `/customers/${customerId}`);
+  await expect(page.getByTestId('customer-name')).toHaveText(`Aroha Ngata${t}`);
+  await expect(page.getByTestId('live-badge')).toHaveText('Live');
+  await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
+
+  // A profile change, from an event of one of their conversations.
+  appendEntries([
+    details(first, 3, `APP-L${t}`, { customer_id: customerId, first_name: 'Aroha', last_name: `Ngata-Smith${t}`, email_address: `aroha.${t.toLowerCase()}@example.com` }),
+  ]);
+  await expect(page.getByTestId('customer-name')).toHaveText(`Aroha Ngata-Smith${t}`);
+  await expect(page.getByTestId('customer-email')).toHaveText(`aroha.${t.toLowerCase()}@example.com`);
+
+  // A new conversation of theirs.
+  await expect(page.locator(`[data-id="${second}"]`)).toHaveCount(0);
+  appendEntries([started(second, `APP-M${t}`, customerId)]);
+  await expect(page.locator(`[data-id="${second}"]`)).toContainText(`APP-M${t}`);
+  expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+});
+
 test('HTML in an utterance is shown safely: allowed formatting only, no script runs', async ({ page }) => {
   const t = tag();
   const conv = `xss-${t}`;

@@ -1,12 +1,15 @@
 //! `/customers/:id`: a customer's merged profile (name, contact, date of birth, addresses)
-//! and their conversations, each linking to its live view.
+//! and their conversations, each linking to its live view. Live: a change of one of the
+//! customer's conversations (a new one, a profile change it brought, a new name, a new
+//! status) fetches the page again, at most once per turn of the event loop.
 
 use leptos::prelude::*;
 
 use super::clock::Clock;
 use super::conversations::StatusBadge;
 use super::format;
-use crate::api::{CustomerProfile, get_customer};
+use super::live::LiveFeed;
+use crate::api::{Change, CustomerProfile, get_customer};
 
 /// The route: the customer's id is the path's last part; another id shows its page anew.
 #[component]
@@ -19,6 +22,34 @@ fn CustomerPage(id: String) -> impl IntoView {
     let id = StoredValue::new(id);
     let id = move || id.get_value();
     let profile = Resource::new(id, get_customer);
+    let pending = StoredValue::new(false);
+    let refetch = move || {
+        if !pending.get_value() {
+            pending.set_value(true);
+            queue_microtask(move || {
+                pending.try_set_value(false);
+                profile.refetch();
+            });
+        }
+    };
+    let feed = LiveFeed::get();
+    feed.follow(
+        feed.mark(),
+        move |change: &Change| {
+            let c = &change.conversation;
+            let shown = profile.with_untracked(|p| match p {
+                Some(Ok(Some(p))) => {
+                    p.customer.conversations.contains(&c.id)
+                        || p.conversations.iter().any(|known| known.id == c.id)
+                }
+                _ => false,
+            });
+            if shown || c.customer_id.as_deref() == Some(id().as_str()) {
+                refetch();
+            }
+        },
+        refetch,
+    );
     view! {
         <main class="page">
             <p>
