@@ -9,4 +9,6 @@ export default defineConfig({
   testMatch: '*.bench.ts',
   timeout: 600_000,
   retries: 0,
+  // No trace: its DOM snapshots run in the page between and during the timed moves.
+  use: { ...base.use, trace: 'off' },
 });

@@ -2,14 +2,11 @@
 // from the list, and Back to a list of 320 loaded conversations. Each move is timed in the
 // page, from the click (or `history.back()`) to the frame where the page shows what it
 // should, and written into BENCHMARKS.md between its markers. Nothing here is asserted.
-import { readFileSync, writeFileSync } from 'node:fs';
 import { expect, type Page } from '@playwright/test';
 import { appendEntries, loadEveryPage, said, signIn, started, tag, test } from '../tests/support';
+import { ms, quantile, report, runLine } from './report';
 
 const ROUNDS = Number(process.env.BENCH_NAV_ROUNDS ?? 20);
-const REPORT = process.env.BENCH_REPORT;
-const BEGIN = '<!-- navigation:begin -->';
-const END = '<!-- navigation:end -->';
 
 /** A move: click the card `open` (its conversation shown with `messages` messages at
  * least), or Back (the list shown with `cards` cards at least, scrolled to `scrollY`). */
@@ -45,13 +42,6 @@ async function timed(page: Page, move: Move): Promise<number> {
     move,
   );
 }
-
-function quantile(values: number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-}
-
-const ms = (v: number) => `${v.toFixed(0)} ms`;
 
 test('navigation timings', async ({ page }) => {
   const t = tag();
@@ -90,9 +80,8 @@ test('navigation timings', async ({ page }) => {
     backsFull.push(await timed(page, { back: true, cards: total, scrollY }));
   }
 
-  const machine = process.env.BENCH_MACHINE ?? 'this machine';
   const rows = [
-    `Run of ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machine}; Debian chromium (headless), ${ROUNDS} rounds each.`,
+    runLine(ROUNDS),
     '',
     '| Move | Target | p50 | p95 | |',
     '|---|---|---|---|---|',
@@ -102,12 +91,5 @@ test('navigation timings', async ({ page }) => {
     `| Back to the list with all ${total} conversations loaded, scrolled back to where it was | ≤ 300 ms | ${ms(quantile(backsFull, 0.5))} | ${ms(quantile(backsFull, 0.95))} | ${quantile(backsFull, 0.95) <= 300 ? 'met' : 'not met'} |`,
     '',
   ].join('\n');
-  console.log(rows);
-  if (REPORT) {
-    const text = readFileSync(REPORT, 'utf8');
-    const begin = text.indexOf(BEGIN);
-    const end = text.indexOf(END);
-    if (begin < 0 || end < 0) throw new Error(`${REPORT} lacks the ${BEGIN} and ${END} markers`);
-    writeFileSync(REPORT, `${text.slice(0, begin)}${BEGIN}\n${rows}${text.slice(end)}`);
-  }
+  report('navigation', rows);
 });

@@ -228,6 +228,50 @@ test('a list gets summaries; the open conversation gets its own new messages, ap
   await expect.poll(() => sent).toContain(JSON.stringify({ watch: null }));
 });
 
+test('a new message is one insertion: the messages shown and an open assessment stay as they are', async ({ page }) => {
+  const t = tag();
+  const conv = `insert-${t}`;
+  appendEntries([
+    started(conv, `APP-IN${t}`),
+    said(conv, 2, `one ${t}`),
+    said(conv, 4, `three ${t}`, 'assistant'),
+    { conv, typ: 'fraudCheck_assessment', agt: 'fraud_agent', seq: '5', payload: JSON.stringify({ severity: 'LOW', final_score: 2 }) },
+  ]);
+  await signIn(page, `/conversations/${conv}`);
+  const log = page.getByRole('log', { name: 'Transcript' });
+  await expect(log.locator('article')).toHaveCount(2);
+  await expect(page.getByTestId('live-badge')).toHaveText('Live');
+  const fraud = page.locator('details[data-kind="fraud_check"]');
+  await fraud.locator('summary').click();
+  await expect(fraud).toHaveAttribute('open', '');
+  // Count what the transcript's DOM gains and loses, and mark the elements shown now.
+  await page.evaluate(() => {
+    const log = document.querySelector('[role="log"]') as HTMLElement;
+    const w = window as unknown as { added: number; removed: number };
+    w.added = 0;
+    w.removed = 0;
+    log.querySelectorAll('article').forEach((a) => ((a as unknown as { kept: boolean }).kept = true));
+    new MutationObserver((records) => {
+      for (const r of records) {
+        r.addedNodes.forEach((n) => (w.added += n.nodeName === 'ARTICLE' ? 1 : 0));
+        r.removedNodes.forEach((n) => (w.removed += n.nodeName === 'ARTICLE' ? 1 : 0));
+      }
+    }).observe(log, { childList: true, subtree: true });
+  });
+
+  // seq 3 arrives after seq 4: it goes between them.
+  appendEntries([said(conv, 3, `two ${t}`)]);
+  await expect(log.locator('article .text')).toHaveText([`one ${t}`, `two ${t}`, `three ${t}`]);
+  const dom = await page.evaluate(() => {
+    const w = window as unknown as { added: number; removed: number };
+    const kept = [...document.querySelectorAll('[role="log"] article')].map((a) => Boolean((a as unknown as { kept?: boolean }).kept));
+    return { added: w.added, removed: w.removed, kept };
+  });
+  expect(dom).toEqual({ added: 1, removed: 0, kept: [true, false, true] });
+  await expect(fraud).toHaveAttribute('open', '');
+  await expect(page.getByTestId('message-count')).toHaveText('3');
+});
+
 test('the customer page shows the profile and links to their conversations', async ({ page }) => {
   const t = tag();
   const [first, second] = [`cust-a-${t}`, `cust-b-${t}`];

@@ -126,6 +126,9 @@ pub struct ConversationSummary {
 /// One transcript message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {
+    /// The identity of the event that said it, unique in its conversation: `s<seq>`, or
+    /// `e<stream entry id>` without `seq` (as the projection records it).
+    pub id: String,
     pub seq: Option<i64>,
     pub speaker: Speaker,
     pub text: String,

@@ -2,6 +2,8 @@
 //! customer and the assistant speak, and what the agents find (application, assessments,
 //! noticeboard, decision) changing in place.
 
+use std::sync::Arc;
+
 use leptos::prelude::*;
 
 use super::conversations::StatusBadge;
@@ -74,16 +76,24 @@ fn ConversationPage(id: String) -> impl IntoView {
 }
 
 /// The conversation, kept current by the live feed from `mark` on. A new message that is
-/// the next version is applied in place; any other change (an assessment, a decision…) or
-/// a gap refetches.
+/// the next version is applied in place: the header's summary is replaced and the message
+/// inserted where it belongs, one new element in the transcript, with nothing else drawn
+/// again (an assessment left open stays open). Any other change (an assessment, a
+/// decision…) or a gap refetches.
 #[component]
 fn LiveConversation(
     mark: Mark,
-    detail: ConversationDetail,
+    mut detail: ConversationDetail,
     refetch: impl Fn() + Clone + 'static,
 ) -> impl IntoView {
     let id = detail.summary.id.clone();
-    let data = RwSignal::new(detail);
+    // Each message is shared, not copied, between the transcript and its view.
+    let messages: Vec<Arc<Message>> = std::mem::take(&mut detail.messages)
+        .into_iter()
+        .map(Arc::new)
+        .collect();
+    let messages = RwSignal::new(messages);
+    let summary = RwSignal::new(detail.summary.clone());
     let on_gap = refetch.clone();
     LiveFeed::get().follow(
         mark,
@@ -95,7 +105,7 @@ fn LiveConversation(
             if conversation.id != id {
                 return;
             }
-            let version = data.with_untracked(|d| d.summary.version);
+            let version = summary.with_untracked(|s| s.version);
             if conversation.version <= version {
                 return;
             }
@@ -106,15 +116,13 @@ fn LiveConversation(
                 on_gap();
                 return;
             };
-            data.update(|d| {
-                d.summary = conversation.clone();
-                insert_in_order(&mut d.messages, message.clone());
-            });
+            summary.set(conversation.clone());
+            messages.update(|m| insert_in_order(m, Arc::new(message.clone())));
         },
         refetch,
     );
 
-    let summary = move || data.with(|d| d.summary.clone());
+    let summary = move || summary.get();
     view! {
         <h1>
             {move || {
@@ -143,15 +151,16 @@ fn LiveConversation(
             <dt>"Messages"</dt>
             <dd data-testid="message-count">{move || summary().message_count}</dd>
         </dl>
-        {move || data.with(findings)}
-        <Transcript messages=Signal::derive(move || data.with(|d| d.messages.clone())) />
+        {findings(&detail)}
+        <Transcript messages />
     }
 }
 
 /// The transcript, a `log` region that follows new messages, unless the reader has
-/// scrolled up to read earlier ones.
+/// scrolled up to read earlier ones. Messages are keyed by their event's identity, so a
+/// new one is one insertion, wherever it belongs.
 #[component]
-fn Transcript(messages: Signal<Vec<Message>>) -> impl IntoView {
+fn Transcript(messages: RwSignal<Vec<Arc<Message>>>) -> impl IntoView {
     let log = NodeRef::<leptos::html::Section>::new();
     let pinned = StoredValue::new(true);
     #[cfg(feature = "hydrate")]
@@ -183,9 +192,9 @@ fn Transcript(messages: Signal<Vec<Message>>) -> impl IntoView {
                 fallback=|| view! { <p class="muted">"No messages yet."</p> }
             >
                 <For
-                    each=move || messages.get().into_iter().enumerate()
-                    key=|(i, m)| (*i, m.seq, m.at_ms)
-                    children=|(_, m)| view! { <Bubble message=m /> }
+                    each=move || messages.get()
+                    key=|m| m.id.clone()
+                    children=|m| view! { <Bubble message=m /> }
                 />
             </Show>
         </section>
@@ -335,14 +344,18 @@ fn findings(d: &ConversationDetail) -> impl IntoView + use<> {
 }
 
 /// Keeps the transcript ordered by (`seq`, time) when events arrive out of order.
-fn insert_in_order(messages: &mut Vec<Message>, message: Message) {
+/// Inserts `message` in transcript order (by `seq`, then time), unless it is there.
+fn insert_in_order(messages: &mut Vec<Arc<Message>>, message: Arc<Message>) {
+    if messages.iter().rev().any(|m| m.id == message.id) {
+        return;
+    }
     let key = (message.seq, message.at_ms);
     let pos = messages.partition_point(|m| (m.seq, m.at_ms) <= key);
     messages.insert(pos, message);
 }
 
 #[component]
-fn Bubble(message: Message) -> impl IntoView {
+fn Bubble(message: Arc<Message>) -> impl IntoView {
     let who = match message.speaker {
         Speaker::Customer => "Customer",
         Speaker::Assistant => "Billie",
@@ -360,6 +373,7 @@ fn Bubble(message: Message) -> impl IntoView {
             <div class="text" inner_html=html::sanitize(&message.text)></div>
             {message
                 .rationale
+                .clone()
                 .map(|r| view! { <p class="rationale">"Why: " {r}</p> })}
         </article>
     }

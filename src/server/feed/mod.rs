@@ -457,6 +457,7 @@ mod tests {
         let mut change = change(version);
         change.conversation.id = id.to_owned();
         change.message = Some(crate::api::Message {
+            id: format!("s{version}"),
             seq: Some(version),
             speaker: crate::api::Speaker::Customer,
             text: format!("message {version} of {id}"),

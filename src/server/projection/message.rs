@@ -37,6 +37,7 @@ pub fn project(event: &Event, utterance: &Utterance, limits: &Limits) -> Project
         guard: Guard::Once(event.id.key()),
         update,
         message: Some(Message {
+            id: event.id.key(),
             seq: event.envelope.seq,
             speaker: utterance.speaker,
             text: utterance.text.clone(),

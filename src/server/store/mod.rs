@@ -26,7 +26,7 @@ use crate::api::{
     Application, AssessmentView, ConversationDetail, ConversationSummary, Message, NoticeVersion,
     NoticeboardEntry, Part, Status,
 };
-use crate::contract::{Decision, Speaker};
+use crate::contract::{Decision, EventId, Speaker};
 use crate::server::config::ConfigError;
 use crate::server::projection::SEARCH_WORDS;
 use crate::server::projection::write::{self, Write};
@@ -546,6 +546,8 @@ impl AssessmentDoc {
 #[derive(Debug, Deserialize)]
 struct MessageDoc {
     seq: Option<i64>,
+    #[serde(default)]
+    entry_id: String,
     speaker: Speaker,
     #[serde(default)]
     text: String,
@@ -577,7 +579,12 @@ impl From<SummaryDoc> for ConversationSummary {
 
 impl From<MessageDoc> for Message {
     fn from(m: MessageDoc) -> Self {
+        let id = match m.seq {
+            Some(seq) => EventId::Seq(seq),
+            None => EventId::Entry(m.entry_id),
+        };
         Self {
+            id: id.key(),
             seq: m.seq,
             speaker: m.speaker,
             text: m.text,
