@@ -230,7 +230,7 @@ fn read_frame(text: &str, full: bool) -> Result<Option<Vec<(String, usize)>>, Be
                     .collect(),
             ),
             FeedFrame::Resync => None,
-            FeedFrame::Hello => Some(Vec::new()),
+            FeedFrame::Hello | FeedFrame::Arrivals { .. } => Some(Vec::new()),
         });
     }
     let glance: Glance = serde_json::from_str(text)?;

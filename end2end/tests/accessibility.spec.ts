@@ -78,7 +78,7 @@ for (const colorScheme of ['light', 'dark'] as const) {
 
     test('the account and admin pages', async ({ page }) => {
       await signInAs(page, ADMIN, '/account');
-      for (const path of ['/account', '/admin/users', '/admin/audit']) {
+      for (const path of ['/account', '/admin/users', '/admin/tokens', '/admin/audit']) {
         await page.goto(path);
         await hydrated(page);
         await expect(page.locator('h1')).toBeVisible();

@@ -7,8 +7,12 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 mod accounts;
+mod timeline;
+mod tokens;
 pub use crate::contract::{Decision, Speaker};
 pub use accounts::*;
+pub use timeline::*;
+pub use tokens::*;
 
 /// Where a conversation stands (EVENTS.md §4): by the time since its last message while
 /// undecided, then by its final decision.
@@ -246,6 +250,9 @@ pub enum FeedFrame {
     Changes { changes: Vec<Change> },
     /// Changes were lost on the way (a slow reader, a broken upstream): refetch.
     Resync,
+    /// Entries reached these conversations without changing them (duplicates, unknown
+    /// types, refusals): only their timelines grew.
+    Arrivals { conversations: Vec<String> },
 }
 
 /// Close code of a live-feed socket whose session has ended: the browser goes to the

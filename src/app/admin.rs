@@ -1,5 +1,6 @@
 //! Admin pages: `/admin/users` (create accounts, disable or enable them, change roles,
-//! reset passwords) and `/admin/audit` (the audit log). The guard keeps both for admins.
+//! reset passwords), `/admin/tokens` (API tokens) and `/admin/audit` (the audit log). The
+//! guard keeps them for admins.
 
 use leptos::prelude::*;
 use leptos::server::ServerAction;
@@ -7,8 +8,9 @@ use leptos::server::ServerAction;
 use super::account::outcome;
 use super::format;
 use crate::api::{
-    AuditPage as AuditPageData, AuditView, CreateUser, ResetUserMfa, ResetUserPassword,
-    SetUserDisabled, SetUserRole, UserView, audit_log, list_users,
+    AuditPage as AuditPageData, AuditView, CreateToken, CreateUser, ResetUserMfa,
+    ResetUserPassword, RevokeToken, SetUserDisabled, SetUserRole, TokenView, UserView, audit_log,
+    list_tokens, list_users,
 };
 
 #[component]
@@ -180,6 +182,118 @@ fn UserRow(
                         .into_any()
                 } else {
                     view! { <span class="muted">"Off"</span> }.into_any()
+                }}
+            </td>
+        </tr>
+    }
+}
+
+#[component]
+pub fn TokensPage() -> impl IntoView {
+    let create = ServerAction::<CreateToken>::new();
+    let revoke = ServerAction::<RevokeToken>::new();
+    let tokens = Resource::new(
+        move || (create.version().get(), revoke.version().get()),
+        |_| list_tokens(),
+    );
+    let created = move || {
+        create.value().get().map(|r| match r {
+            Ok(token) => view! {
+                <div class="notice" role="status" data-testid="new-token">
+                    <p>
+                        {format!("Token \"{}\" created. Copy it now: it is not shown again.", token.name)}
+                    </p>
+                    <label for="new-token-text">"Token"</label>
+                    <input id="new-token-text" class="mono" readonly value=token.text />
+                </div>
+            }
+            .into_any(),
+            Err(e) => view! { <p class="error" role="alert">{super::account::error_text(&e)}</p> }
+                .into_any(),
+        })
+    };
+    view! {
+        <main class="page">
+            <h1>"API tokens"</h1>
+            <p class="muted">
+                "Tokens let other systems read /api/v1 (see the README). A token reads what a supervisor sees; each read is in the audit log under the token's name."
+            </p>
+            <section class="panel" aria-labelledby="create-token-heading">
+                <h2 id="create-token-heading">"Create a token"</h2>
+                <ActionForm action=create attr:class="form inline">
+                    <label for="token-name">"Who uses it"</label>
+                    <input id="token-name" name="name" maxlength="80" required />
+                    <button type="submit">"Create token"</button>
+                </ActionForm>
+                {created}
+            </section>
+            {move || outcome(revoke.value().get(), "Token revoked.")}
+            <Transition fallback=|| view! { <p class="muted">"Loading tokens…"</p> }>
+                {move || {
+                    tokens
+                        .get()
+                        .map(|found| match found {
+                            Ok(list) if list.is_empty() => {
+                                view! { <p class="muted">"No tokens yet."</p> }.into_any()
+                            }
+                            Ok(list) => {
+                                view! {
+                                    <table class="table" data-testid="tokens">
+                                        <thead>
+                                            <tr>
+                                                <th scope="col">"Name"</th>
+                                                <th scope="col">"Created by"</th>
+                                                <th scope="col">"Created"</th>
+                                                <th scope="col">"Last used"</th>
+                                                <th scope="col">"Status"</th>
+                                            </tr>
+                                        </thead>
+                                        <tbody>
+                                            {list
+                                                .into_iter()
+                                                .map(|t| token_row(t, revoke))
+                                                .collect::<Vec<_>>()}
+                                        </tbody>
+                                    </table>
+                                }
+                                    .into_any()
+                            }
+                            Err(e) => super::load_failed("the tokens", &e),
+                        })
+                }}
+            </Transition>
+        </main>
+    }
+}
+
+fn token_row(t: TokenView, revoke: ServerAction<RevokeToken>) -> impl IntoView {
+    let time = |ms: i64| view! { <time datetime=format::iso(ms)>{format::timestamp(ms)}</time> };
+    let label = format!("Revoke {}", t.name);
+    let (name, revoked) = (t.name.clone(), t.revoked_ms.is_some());
+    view! {
+        <tr data-token=name class:disabled=revoked>
+            <td>{t.name}</td>
+            <td>{t.created_by}</td>
+            <td>{time(t.created_at_ms)}</td>
+            <td>
+                {match t.last_used_ms {
+                    Some(ms) => time(ms).into_any(),
+                    None => view! { <span class="muted">"Never"</span> }.into_any(),
+                }}
+            </td>
+            <td>
+                {match t.revoked_ms {
+                    Some(ms) => view! { <span>"Revoked "</span> {time(ms)} }.into_any(),
+                    None => {
+                        view! {
+                            <ActionForm action=revoke attr:class="form row">
+                                <input type="hidden" name="id" value=t.id />
+                                <span>"Active"</span>
+                                <button type="submit" aria-label=label>"Revoke"</button>
+                            </ActionForm>
+                        }
+                            .into_any()
+                    }
                 }}
             </td>
         </tr>

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use leptos::prelude::*;
 
 use super::conversations::StatusBadge;
+use super::events::Events;
 use super::format;
 use super::html;
 use super::live::{LiveFeed, Mark};
@@ -71,6 +72,7 @@ fn ConversationPage(id: String) -> impl IntoView {
                         })
                 }}
             </Transition>
+            <Events id=shown.get_value() />
         </main>
     }
 }

@@ -69,6 +69,9 @@ pub fn Header() -> impl IntoView {
                                     <a href="/admin/users" aria-current=current("/admin/users")>
                                         "Users"
                                     </a>
+                                    <a href="/admin/tokens" aria-current=current("/admin/tokens")>
+                                        "API tokens"
+                                    </a>
                                     <a href="/admin/audit" aria-current=current("/admin/audit")>
                                         "Audit log"
                                     </a>

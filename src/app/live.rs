@@ -37,6 +37,9 @@ struct FeedLog {
     /// Position the next change will get.
     next: u64,
     recent: VecDeque<(u64, Change)>,
+    /// Counts `Arrivals` frames; `arrived` holds the last one's conversations.
+    arrivals: u64,
+    arrived: Vec<String>,
 }
 
 /// A position in the feed: everything after it is yet to be applied by a view.
@@ -188,7 +191,19 @@ impl LiveFeed {
                     log.recent.pop_front();
                 }
             }
+            FeedFrame::Arrivals { conversations } => {
+                log.arrivals = log.arrivals.wrapping_add(1);
+                log.arrived = conversations;
+            }
         });
+    }
+
+    /// The number of the last `Arrivals` frame if it named `id` (tracked: a view calling
+    /// this reruns on every frame). Entries that change nothing (duplicates, refusals)
+    /// reach only the timeline, which follows these as well as the changes.
+    pub fn arrived(&self, id: &str) -> Option<u64> {
+        self.log
+            .with(|log| log.arrived.iter().any(|c| c == id).then_some(log.arrivals))
     }
 
     /// Opens the WebSocket once per tab (further calls do nothing).

@@ -14,6 +14,7 @@ mod conversation;
 mod conversations;
 mod customer;
 mod customers;
+mod events;
 mod format;
 mod header;
 mod html;
@@ -117,6 +118,11 @@ pub fn App() -> impl IntoView {
                     ssr=SsrMode::InOrder
                 />
                 <Route
+                    path=path!("/admin/tokens")
+                    view={Lazy::<TokensRoute>::new()}
+                    ssr=SsrMode::InOrder
+                />
+                <Route
                     path=path!("/admin/audit")
                     view={Lazy::<AuditRoute>::new()}
                     ssr=SsrMode::InOrder
@@ -172,6 +178,7 @@ lazy_page!(CustomersRoute, customers::CustomersRoute);
 lazy_page!(CustomerRoute, customer::CustomerRoute);
 lazy_page!(AccountRoute, account::AccountRoute);
 lazy_page!(UsersRoute, admin::UsersPage);
+lazy_page!(TokensRoute, admin::TokensPage);
 lazy_page!(AuditRoute, admin::AuditPage);
 
 /// Starts loading the code of the lazy page `R` (once; later calls find it loaded), when a

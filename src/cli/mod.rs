@@ -3,6 +3,7 @@
 
 mod ledger;
 pub mod simulate;
+mod token;
 mod user;
 
 use std::process::ExitCode;
@@ -31,6 +32,11 @@ enum Command {
     User {
         #[command(subcommand)]
         command: user::UserCommand,
+    },
+    /// Manage API tokens (`/api/v1`).
+    Token {
+        #[command(subcommand)]
+        command: token::TokenCommand,
     },
     /// Append realistic conversations to the ledger, as the chat platform would.
     Simulate(simulate::SimulateArgs),
@@ -69,6 +75,7 @@ pub fn main() -> ExitCode {
                 .await
                 .map_err(|e| e.to_string()),
             Some(Command::User { command }) => user::run(command).await,
+            Some(Command::Token { command }) => token::run(command).await,
             Some(Command::Simulate(args)) => simulate::run(args).await,
             Some(Command::Replay(args)) => ledger::replay(args).await,
             Some(Command::DeadLetter { command }) => ledger::dead_letters(command).await,

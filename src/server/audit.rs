@@ -13,10 +13,23 @@ const ONCE_PER: Duration = Duration::from_secs(300);
 
 pub async fn viewed(state: &AppState, user: &User, kind: &str, id: &str) {
     let key = format!("{}:viewed:{}:{kind}:{id}", state.ledger.stream, user.id);
+    record_view(state, &key, &user.email, kind, id, client_address().await).await;
+}
+
+/// Records that `actor` viewed `kind` `id`, unless the view keyed `key` was recorded in
+/// the last five minutes. Shared by supervisors' views and API reads.
+pub async fn record_view(
+    state: &AppState,
+    key: &str,
+    actor: &str,
+    kind: &str,
+    id: &str,
+    address: Option<std::net::IpAddr>,
+) {
     let mut redis = state.redis.clone();
     let first: Result<bool, _> = redis
         .set_options(
-            &key,
+            key,
             1,
             redis::SetOptions::default()
                 .conditional_set(redis::ExistenceCheck::NX)
@@ -25,12 +38,7 @@ pub async fn viewed(state: &AppState, user: &User, kind: &str, id: &str) {
         .await;
     // If Redis cannot say, record the view: a duplicate beats a gap.
     if first.unwrap_or(true) {
-        let entry = audit_entry(
-            Some(&user.email),
-            &format!("view.{kind}"),
-            Some(id),
-            client_address().await,
-        );
+        let entry = audit_entry(Some(actor), &format!("view.{kind}"), Some(id), address);
         state.store.audit(entry).await;
     }
 }

@@ -165,6 +165,15 @@ pub struct ServeSettings {
 
     #[arg(long, env = "ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
+
+    /// Requests an API token may make per minute, across all web processes; more get 429
+    /// with `Retry-After`.
+    #[arg(long, env = "API_RATE_PER_MINUTE", default_value_t = 600, value_parser = clap::value_parser!(u32).range(1..))]
+    pub api_rate_per_minute: u32,
+
+    /// Seconds between heartbeats of the API's change stream.
+    #[arg(long, env = "SSE_HEARTBEAT_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
+    pub sse_heartbeat_secs: u64,
 }
 
 impl ServeSettings {

@@ -4,6 +4,7 @@
 //! [`crate::api`].
 
 pub mod account;
+pub mod api_v1;
 pub mod audit;
 pub mod auth;
 pub mod config;

@@ -18,6 +18,7 @@ use tower_sessions::{Expiry, SessionManagerLayer, cookie::Key, cookie::SameSite}
 
 use crate::app::{App, shell};
 use crate::server::account;
+use crate::server::api_v1::{self, ApiSettings, changes::ChangeLog};
 use crate::server::auth::{
     self, AuthSettings, Backend, DigestKey,
     address::{self, TrustedProxies},
@@ -94,6 +95,8 @@ pub async fn serve(settings: ServeSettings) -> Result<(), ServeError> {
 
     let hub = Hub::new(settings.common.changes_channel());
     tokio::spawn(hub.clone().relay(redis.clone()));
+    let changes = ChangeLog::new(feed::change_log_key(&settings.common.changes_channel()));
+    tokio::spawn(changes.clone().follow(redis.clone()));
     check_production(&settings)?;
     bootstrap_admin(&store, &settings).await?;
 
@@ -147,6 +150,11 @@ pub async fn serve(settings: ServeSettings) -> Result<(), ServeError> {
                 }),
         }),
         counts: Arc::default(),
+        api: Arc::new(ApiSettings {
+            rate_per_minute: settings.api_rate_per_minute,
+            heartbeat: Duration::from_secs(settings.sse_heartbeat_secs),
+        }),
+        changes,
     };
     let app = router(state, &settings, session_key);
 
@@ -312,7 +320,21 @@ fn router(state: AppState, settings: &ServeSettings, key: Key) -> Router {
 
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
-    Router::new()
+    // The API takes no cookies: it is outside the session and sign-in layers.
+    let api = Router::new()
+        .nest("/api/v1", api_v1::router(state.clone()))
+        .layer(middleware::from_fn_with_state(
+            TrustedProxies::new(settings.trusted_proxies.clone()),
+            address::resolve,
+        ))
+        .layer(middleware::from_fn_with_state(
+            HeaderSettings {
+                https: settings.secure_cookies,
+            },
+            headers::security_headers,
+        ))
+        .with_state(state.clone());
+    let app = Router::new()
         .route("/healthz", get(metrics::healthz))
         .route("/readyz", get(metrics::readyz))
         .route("/metrics", get(metrics::metrics))
@@ -349,7 +371,8 @@ fn router(state: AppState, settings: &ServeSettings, key: Key) -> Router {
             },
             headers::security_headers,
         ))
-        .with_state(state)
+        .with_state(state);
+    api.merge(app)
 }
 
 /// Refuses settings a production deployment must not run with.

@@ -10,6 +10,8 @@ use leptos::prelude::LeptosOptions;
 use tokio::sync::watch;
 
 use crate::api::{ConversationFilter, StatusCounts};
+use crate::server::api_v1::ApiSettings;
+use crate::server::api_v1::changes::ChangeLog;
 use crate::server::auth::AuthSettings;
 use crate::server::feed::Hub;
 use crate::server::metrics::Metrics;
@@ -32,6 +34,9 @@ pub struct AppState {
     /// The tab counts, one count at a time per search whatever the number of lists
     /// asking (see [`SharedRead`]).
     pub counts: Arc<SharedCounts>,
+    /// `/api/v1`'s settings, and this process's reader of the change log.
+    pub api: Arc<ApiSettings>,
+    pub changes: ChangeLog,
 }
 
 pub type SharedCounts = SharedRead<ConversationFilter, Result<StatusCounts, Arc<StoreError>>>;

@@ -122,7 +122,7 @@ impl TestEnv {
         config
     }
 
-    async fn publisher(&self) -> Publisher {
+    pub async fn publisher(&self) -> Publisher {
         Publisher::new(
             redis::aio::ConnectionManager::new(self.redis.clone())
                 .await

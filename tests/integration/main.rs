@@ -11,4 +11,5 @@ mod helpers;
 mod ingest;
 mod ledger;
 mod sessions;
+mod timeline;
 mod tls;

@@ -55,6 +55,22 @@ impl Publisher {
             return Ok(());
         }
         let mut pipe = redis::pipe();
+        // The change log first (`/api/v1/changes`): one entry per change, trimmed to
+        // about CHANGE_LOG entries.
+        let log = change_log_key(&self.channel);
+        for change in &changes {
+            pipe.cmd("XADD")
+                .arg(&log)
+                .arg("MAXLEN")
+                .arg("~")
+                .arg(CHANGE_LOG)
+                .arg("*")
+                .arg("c")
+                .arg(&change.conversation.id)
+                .arg("v")
+                .arg(change.conversation.version)
+                .ignore();
+        }
         for text in frames(changes).map_err(|e| {
             redis::RedisError::from((
                 redis::ErrorKind::Client,
@@ -67,6 +83,33 @@ impl Publisher {
         let mut conn = self.redis.clone();
         pipe.query_async::<()>(&mut conn).await
     }
+}
+
+impl Publisher {
+    /// Tells the browsers that the timelines of `conversations` grew without a change.
+    pub async fn publish_arrivals(
+        &self,
+        conversations: Vec<String>,
+    ) -> Result<(), redis::RedisError> {
+        let text = serde_json::to_string(&FeedFrame::Arrivals { conversations }).map_err(|e| {
+            redis::RedisError::from((
+                redis::ErrorKind::Client,
+                "notice not serialisable",
+                e.to_string(),
+            ))
+        })?;
+        let mut conn = self.redis.clone();
+        conn.publish(&self.channel, text).await
+    }
+}
+
+/// Changes the change log keeps (about: it is trimmed in whole blocks), for clients of
+/// `/api/v1/changes` that reconnect: a minute or more of a busy ledger.
+pub const CHANGE_LOG: usize = 100_000;
+
+/// The Redis stream holding the change log of the changes published on `channel`.
+pub fn change_log_key(channel: &str) -> String {
+    format!("{channel}:log")
 }
 
 /// `changes`, in order, as the text of frames of at most [`FRAME_CHANGES`] changes.

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use crate::api::Change;
+use crate::api::{Arrival, Change, Outcome};
 use crate::contract::Event;
 use crate::server::feed::Publisher;
 use crate::server::metrics::Disposition;
@@ -98,11 +98,48 @@ pub async fn apply_events(
             changed.push((conv, 2, None));
         }
     }
+    // Every settled entry goes on its conversation's timeline, beside the summaries' read.
+    let arrivals: Vec<(&str, Arrival)> = events
+        .iter()
+        .zip(&dispositions)
+        .filter_map(|(event, disposition)| {
+            let outcome = match disposition {
+                Ok(Disposition::Applied) => Outcome::Applied,
+                Ok(Disposition::Duplicate) => Outcome::Duplicate,
+                Ok(Disposition::Unknown) => Outcome::Ignored,
+                Ok(Disposition::DeadLettered) | Err(_) => return None,
+            };
+            Some((event.conv(), arrival(event, outcome)))
+        })
+        .collect();
+    // Conversations whose timeline grew but which did not change.
+    let mut quiet: Vec<String> = arrivals
+        .iter()
+        .filter(|(conv, _)| !place.contains_key(*conv))
+        .map(|(conv, _)| (*conv).to_owned())
+        .collect();
+    quiet.sort_unstable();
+    quiet.dedup();
+    let ids: Vec<String> = changed.iter().map(|(c, _, _)| c.clone()).collect();
+    let (summaries, ()) = tokio::try_join!(
+        async {
+            if ids.is_empty() {
+                Ok(HashMap::new())
+            } else {
+                store.summaries(&ids).await
+            }
+        },
+        store.record_arrivals(&arrivals)
+    )?;
+    let mut summaries = summaries;
+    if !quiet.is_empty()
+        && let Err(e) = publisher.publish_arrivals(quiet).await
+    {
+        tracing::warn!(error = %e, "timeline notices not published");
+    }
     if changed.is_empty() {
         return Ok(dispositions);
     }
-    let ids: Vec<String> = changed.iter().map(|(c, _, _)| c.clone()).collect();
-    let mut summaries = store.summaries(&ids).await?;
     let changes: Vec<Change> = changed
         .into_iter()
         .filter_map(|(conv, count, message)| {
@@ -178,5 +215,19 @@ fn refused(ran: &Ran) -> Result<(), StoreError> {
     match Ran::refusal(&ran.outcomes) {
         Some(reason) => Err(StoreError::Write(reason.to_owned())),
         None => Ok(()),
+    }
+}
+
+/// `event`'s record on its conversation's timeline.
+pub fn arrival(event: &Event, outcome: Outcome) -> Arrival {
+    let envelope = &event.envelope;
+    Arrival {
+        entry_id: envelope.entry_id.clone(),
+        typ: envelope.typ.clone(),
+        seq: envelope.seq,
+        agent: Some(envelope.agent.clone()).filter(|a| !a.is_empty()),
+        at_ms: Some(event.at_ms),
+        outcome,
+        reason: None,
     }
 }

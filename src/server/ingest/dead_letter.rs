@@ -5,6 +5,7 @@
 use redis::{AsyncCommands, aio::ConnectionManager, streams::StreamId};
 
 use super::{ConsumerConfig, IngestError};
+use crate::api::{Arrival, Outcome};
 
 pub async fn copy(
     redis: &mut ConnectionManager,
@@ -25,6 +26,32 @@ pub async fn copy(
     );
     let _: String = redis.xadd(&config.dead_stream, "*", &fields).await?;
     Ok(())
+}
+
+/// A refused entry's record on its conversation's timeline, when it names one (as text):
+/// the conversation's auditors see that something arrived and why it was refused.
+pub fn arrival(entry: &StreamId, reason: &str) -> Option<(String, Arrival)> {
+    let text = |name: &str| {
+        entry
+            .map
+            .get(name)
+            .and_then(|v| String::from_utf8(value_bytes(v)).ok())
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+    };
+    let conversation = text("conv").or_else(|| text("cid"))?;
+    Some((
+        conversation,
+        Arrival {
+            entry_id: entry.id.clone(),
+            typ: text("typ").unwrap_or_default(),
+            seq: text("seq").and_then(|s| s.parse().ok()),
+            agent: text("agt"),
+            at_ms: None,
+            outcome: Outcome::Refused,
+            reason: Some(reason.to_owned()),
+        },
+    ))
 }
 
 /// The bytes of a field value exactly as Redis holds them.

@@ -32,6 +32,7 @@ use redis::{
 };
 use tokio::sync::{Notify, watch};
 
+use crate::api::Arrival;
 use crate::backoff::Backoff;
 use crate::contract::{Event, ParseError, RawEntry};
 use crate::server::feed::Publisher;
@@ -331,6 +332,7 @@ impl Consumer {
         let mut done = Vec::with_capacity(entries.len());
         let mut events = Vec::with_capacity(entries.len());
         let mut failure = None;
+        let mut refusals = Vec::new();
         // Entries that cannot be applied go to the dead-letter stream one by one; the rest
         // are applied together.
         for entry in &entries {
@@ -346,7 +348,10 @@ impl Consumer {
                 );
             if let Some(reason) = refused {
                 match self.dead_letter(entry, &reason, &mut report).await {
-                    Ok(()) => done.push(entry.id.as_str()),
+                    Ok(()) => {
+                        done.push(entry.id.as_str());
+                        refusals.extend(dead_letter::arrival(entry, &reason));
+                    }
                     Err(e) => {
                         failure = Some(e);
                         break;
@@ -386,6 +391,9 @@ impl Consumer {
             self.failures
                 .record(&mut self.redis, &entry.id, &e.to_string())
                 .await?;
+        }
+        if !refusals.is_empty() {
+            self.record_refusals(&refusals).await?;
         }
         if !done.is_empty() {
             let _: usize = self
@@ -467,6 +475,22 @@ impl Consumer {
         Ok(reply?
             .map(|r| r.keys.into_iter().flat_map(|k| k.ids).collect())
             .unwrap_or_default())
+    }
+
+    /// Puts refused entries on their conversations' timelines, and tells the browsers.
+    async fn record_refusals(&self, refusals: &[(String, Arrival)]) -> Result<(), IngestError> {
+        let arrivals: Vec<(&str, Arrival)> = refusals
+            .iter()
+            .map(|(conv, a)| (conv.as_str(), a.clone()))
+            .collect();
+        self.store.record_arrivals(&arrivals).await?;
+        let mut conversations: Vec<String> = refusals.iter().map(|(c, _)| c.clone()).collect();
+        conversations.sort_unstable();
+        conversations.dedup();
+        if let Err(e) = self.publisher.publish_arrivals(conversations).await {
+            tracing::warn!(error = %e, "timeline notices not published");
+        }
+        Ok(())
     }
 
     async fn dead_letter(

@@ -8,7 +8,12 @@ mod customers;
 mod listing;
 mod run;
 mod sessions;
+mod timeline;
+mod tokens;
 mod users;
+
+pub use timeline::entry_order;
+pub use tokens::{MAX_TOKEN_NAME, TOKEN_PREFIX, TokenDoc, TokenNameError, parse_token_name};
 
 pub use audit::AuditEntry;
 pub use sessions::MongoSessionStore;
@@ -182,6 +187,19 @@ impl Store {
         }
         self.sessions()
             .create_indexes([index("by_user", doc! { "user_id": 1 }), expiry])
+            .await?;
+        // A conversation's timeline, in arrival order.
+        self.db
+            .collection::<Document>("timeline")
+            .create_index(index("by_conversation", Self::timeline_index()))
+            .await?;
+        let mut digest = index("digest_unique", Self::token_index());
+        if let Some(options) = digest.options.as_mut() {
+            options.unique = Some(true);
+        }
+        self.db
+            .collection::<Document>("api_tokens")
+            .create_index(digest)
             .await?;
         Ok(())
     }
