@@ -32,6 +32,8 @@ pub struct Client {
     stream: Option<BufReader<TcpStream>>,
     /// `name=value` pairs the server set, sent back with every request.
     cookie: Option<String>,
+    /// An API token, sent as `Authorization: Bearer` with every request.
+    bearer: Option<String>,
 }
 
 impl Client {
@@ -40,6 +42,15 @@ impl Client {
             addr,
             stream: None,
             cookie: None,
+            bearer: None,
+        }
+    }
+
+    /// A client of `/api/v1` with the API token `token`.
+    pub fn with_token(addr: SocketAddr, token: &str) -> Self {
+        Self {
+            bearer: Some(token.to_owned()),
+            ..Self::new(addr)
         }
     }
 
@@ -53,6 +64,7 @@ impl Client {
             addr: self.addr,
             stream: None,
             cookie: self.cookie.clone(),
+            bearer: self.bearer.clone(),
         }
     }
 
@@ -87,7 +99,6 @@ impl Client {
     }
 
     /// `GET path`; reconnects once if the server closed the connection.
-    #[allow(dead_code, reason = "the fault suite's; the benchmark only posts")]
     pub async fn get(&mut self, path: &str) -> Result<Response, BenchError> {
         self.send(path, None).await
     }
@@ -115,6 +126,9 @@ impl Client {
         };
         if let Some(cookie) = &self.cookie {
             request.push_str(&format!("Cookie: {cookie}\r\n"));
+        }
+        if let Some(token) = &self.bearer {
+            request.push_str(&format!("Authorization: Bearer {token}\r\n"));
         }
         request.push_str("\r\n");
         request.push_str(form.unwrap_or_default());

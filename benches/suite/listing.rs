@@ -136,6 +136,31 @@ pub async fn run(env: &Env, conversations: usize) -> Result<Figures, BenchError>
         "Search an application number typed halfway (\"APP-0\", no match)",
         repeat(&mut client, "search=APP-0", 100).await?,
     );
+    // The same list through `/api/v1`, with an API token.
+    let (_, token) = Store::connect(&env.database_uri(db))
+        .await?
+        .create_token("bench".into(), "bench")
+        .await?;
+    let mut api = Client::with_token(app.addr, &token);
+    for _ in 0..20 {
+        api_page(&mut api, "").await?;
+    }
+    time(
+        "API: first page (`GET /api/v1/conversations`)",
+        api_repeat(&mut api, "", 200).await?,
+    );
+    time(
+        "API: deeper pages (a walk to the end)",
+        api_walk(&mut api, "", 200).await?,
+    );
+    time(
+        "API: search \"smith\", first page",
+        api_repeat(&mut api, &format!("q={common}"), 200).await?,
+    );
+    time(
+        "API: search \"smith\", deeper pages",
+        api_walk(&mut api, &format!("q={common}"), 200).await?,
+    );
     time("Status counts", counts(&mut client, "", 100).await?);
     time(
         "Status counts, searching \"smith\"",
@@ -227,6 +252,64 @@ async fn list(client: &mut Client, form: &str) -> Result<(ConversationPage, Dura
         return Err(format!("list answered {}", response.status).into());
     }
     Ok((serde_json::from_slice(&response.body)?, response.elapsed))
+}
+
+/// A page of `GET /api/v1/conversations?{query}` (limit 50, as the list's pages): its
+/// next cursor and how long it took.
+async fn api_page(
+    client: &mut Client,
+    query: &str,
+) -> Result<(Option<String>, Duration), BenchError> {
+    let response = client
+        .get(&format!("/api/v1/conversations?limit=50&{query}"))
+        .await?;
+    if response.status != 200 {
+        return Err(format!("the API answered {}", response.status).into());
+    }
+    let page: serde_json::Value = serde_json::from_slice(&response.body)?;
+    let next = page["next_cursor"].as_str().map(str::to_owned);
+    Ok((next, response.elapsed))
+}
+
+async fn api_repeat(client: &mut Client, query: &str, times: usize) -> Result<Samples, BenchError> {
+    let mut samples = Samples::default();
+    let started = Instant::now();
+    for _ in 0..times {
+        samples.push(api_page(client, query).await?.1);
+        if started.elapsed() > TIME_BOX && samples.len() >= MIN_CALLS {
+            break;
+        }
+    }
+    Ok(samples)
+}
+
+/// As [`walk`], through the API's cursors.
+async fn api_walk(
+    client: &mut Client,
+    query: &str,
+    at_least: usize,
+) -> Result<Samples, BenchError> {
+    let mut samples = Samples::default();
+    let started = Instant::now();
+    let out_of_time =
+        |samples: &Samples| started.elapsed() > TIME_BOX * 4 && samples.len() >= MIN_CALLS;
+    while samples.len() < at_least && !out_of_time(&samples) {
+        let walked = samples.len();
+        let (mut next, _) = api_page(client, query).await?;
+        while let Some(cursor) = next.take() {
+            if out_of_time(&samples) {
+                break;
+            }
+            let (after, took) =
+                api_page(client, &format!("{query}&cursor={}", form_encode(&cursor))).await?;
+            samples.push(took);
+            next = after;
+        }
+        if samples.len() == walked {
+            break;
+        }
+    }
+    Ok(samples)
 }
 
 /// Calls the list `times` times, or for at most [`TIME_BOX`] when each call is slow.

@@ -8,6 +8,7 @@
 //! Timings live here and in that report, never in tests.
 
 mod bundle;
+mod changes;
 mod cpu;
 mod http;
 mod ingest;
@@ -128,6 +129,20 @@ async fn run() -> Result<(), BenchError> {
         eprintln!("CPU in the window: {:?}", live.cpu);
         return Ok(());
     }
+    if only == "changes" {
+        let mut changes = changes::run(&env).await?;
+        eprintln!(
+            "changes: {} streams, {} events/s: p50 {} ms, p99 {} ms; {} of {} changes seen, {} resyncs",
+            changes.streams,
+            changes.rate,
+            changes.latency.percentile(50.0).as_millis(),
+            changes.latency.percentile(99.0).as_millis(),
+            changes.latency.len(),
+            changes.expected,
+            changes.resyncs,
+        );
+        return Ok(());
+    }
     let bundle = bundle::measure(&env.wasm)?;
     if only == "bundle" {
         let kb = |s: bundle::Size| format!("{} / {} KB", s.raw / 1000, s.gzip / 1000);
@@ -162,9 +177,10 @@ async fn run() -> Result<(), BenchError> {
     let list = listing::run(&env, env.list_size)
         .await
         .map_err(|e| e.to_string());
+    let changes = changes::run(&env).await.map_err(|e| e.to_string());
     let live = latency::run(&env, false).await.map_err(|e| e.to_string());
     let decoding = latency::run(&env, true).await.map_err(|e| e.to_string());
-    let text = report::render(&env, ingest, [live, decoding], list, bundle);
+    let text = report::render(&env, ingest, [live, decoding], changes, list, bundle);
     println!("{text}");
     report::write(&env.report, &text)?;
     eprintln!("figures written to {}", env.report.display());

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::stats::{ms, thousands};
-use crate::{BenchError, Env, bundle, ingest, latency, listing};
+use crate::{BenchError, Env, bundle, changes, ingest, latency, listing};
 
 const BEGIN: &str = "<!-- bench:begin -->";
 const END: &str = "<!-- bench:end -->";
@@ -28,6 +28,7 @@ pub fn render(
     // The clients reading what the measure needs (the target applies), then decoding
     // every frame in full as a browser does.
     lives: [Result<latency::Figures, String>; 2],
+    changes: Result<changes::Figures, String>,
     list: Result<listing::Figures, String>,
     bundle: bundle::Figures,
 ) -> String {
@@ -146,6 +147,33 @@ pub fn render(
                 Some(false),
             ),
         }
+    }
+
+    match changes {
+        Ok(mut c) => {
+            let p99 = c.latency.percentile(99.0);
+            row(
+                format!(
+                    "Change stream (`/api/v1/changes`): event → SSE `change`, {} streams open, \
+                     {} events/s for {} s ({} of {} changes seen, {} resyncs): p50 / p99",
+                    c.streams,
+                    thousands(c.rate as u64),
+                    c.seconds,
+                    thousands(c.latency.len() as u64),
+                    thousands(c.expected as u64),
+                    c.resyncs
+                ),
+                "p99 ≤ 100 ms",
+                format!("{} / {}", ms(c.latency.percentile(50.0)), ms(p99)),
+                Some(p99.as_millis() <= 100 && c.latency.len() * 1000 >= c.expected * 999),
+            );
+        }
+        Err(e) => row(
+            "Change stream (`/api/v1/changes`) latency".into(),
+            "p99 ≤ 100 ms",
+            format!("the run failed: {e}"),
+            Some(false),
+        ),
     }
 
     match list {

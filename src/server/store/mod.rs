@@ -188,11 +188,6 @@ impl Store {
         self.sessions()
             .create_indexes([index("by_user", doc! { "user_id": 1 }), expiry])
             .await?;
-        // A conversation's timeline, in arrival order.
-        self.db
-            .collection::<Document>("timeline")
-            .create_index(index("by_conversation", Self::timeline_index()))
-            .await?;
         let mut digest = index("digest_unique", Self::token_index());
         if let Some(options) = digest.options.as_mut() {
             options.unique = Some(true);
