@@ -20,4 +20,5 @@ pub mod startup;
 pub mod state;
 pub mod status;
 pub mod store;
+pub mod tally;
 pub mod telemetry;

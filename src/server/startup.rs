@@ -33,6 +33,7 @@ use crate::server::projection;
 use crate::server::state::{AppState, Ledger};
 use crate::server::status::{self, StatusRules};
 use crate::server::store::{MongoSessionStore, StartError, Store};
+use crate::server::tally::Tally;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -97,6 +98,8 @@ pub async fn serve(settings: ServeSettings) -> Result<(), ServeError> {
     tokio::spawn(hub.clone().relay(redis.clone()));
     let changes = ChangeLog::new(feed::change_log_key(&settings.common.changes_channel()));
     tokio::spawn(changes.clone().follow(redis.clone()));
+    let tally = Tally::default();
+    tokio::spawn(tally.clone().follow(hub.clone(), store.clone()));
     check_production(&settings)?;
     bootstrap_admin(&store, &settings).await?;
 
@@ -155,6 +158,7 @@ pub async fn serve(settings: ServeSettings) -> Result<(), ServeError> {
             heartbeat: Duration::from_secs(settings.sse_heartbeat_secs),
         }),
         changes,
+        tally,
     };
     let app = router(state, &settings, session_key);
 

@@ -17,6 +17,7 @@ use crate::server::feed::Hub;
 use crate::server::metrics::Metrics;
 use crate::server::shared_read::SharedRead;
 use crate::server::store::{Store, StoreError};
+use crate::server::tally::Tally;
 
 /// Shared by every request handler and server function.
 #[derive(Clone, FromRef)]
@@ -37,6 +38,8 @@ pub struct AppState {
     /// `/api/v1`'s settings, and this process's reader of the change log.
     pub api: Arc<ApiSettings>,
     pub changes: ChangeLog,
+    /// The status counts without a search, kept from the live feed.
+    pub tally: Tally,
 }
 
 pub type SharedCounts = SharedRead<ConversationFilter, Result<StatusCounts, Arc<StoreError>>>;

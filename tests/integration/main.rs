@@ -7,6 +7,7 @@
 
 mod accounts;
 mod browse;
+mod counts;
 mod helpers;
 mod ingest;
 mod ledger;

@@ -143,7 +143,7 @@ use crate::server::auth::session::{Check, Ended, FeedSession, now_ms, recheck_ev
 
 /// A notice as the sockets take it.
 #[derive(Debug)]
-struct Frame {
+pub struct Frame {
     /// The changes without their new messages: what a list shows. The same text as
     /// `full` when no change has a message.
     summaries: Utf8Bytes,
@@ -188,6 +188,11 @@ impl Frame {
         }
     }
 
+    /// The notice as published, whole.
+    pub fn text(&self) -> &str {
+        self.full.as_str()
+    }
+
     /// The text for a browser showing `watching`.
     fn text_for(&self, watching: Option<&str>) -> Utf8Bytes {
         match watching {
@@ -227,6 +232,11 @@ impl Hub {
 
     fn sessions_channel(&self) -> String {
         format!("{}:sessions", self.channel)
+    }
+
+    /// Every frame this process relays from now on (a `resync` after any break).
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Frame>> {
+        self.frames.subscribe()
     }
 
     fn send(&self, frame: Arc<Frame>) {

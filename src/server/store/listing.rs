@@ -176,6 +176,35 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Every conversation's id, status and version (for `tally`).
+    pub async fn all_statuses(&self) -> Result<Vec<(String, Status, i64)>, StoreError> {
+        #[derive(serde::Deserialize)]
+        struct Row {
+            #[serde(rename = "_id")]
+            id: String,
+            #[serde(default)]
+            status: String,
+            #[serde(default)]
+            version: i64,
+        }
+        let mut cursor = self
+            .conversations
+            .find(doc! {})
+            .projection(doc! { "status": 1, "version": 1 })
+            .batch_size(10_000)
+            .await?;
+        let mut rows = Vec::new();
+        while cursor.advance().await? {
+            let row: Row = bson::from_slice(cursor.current().as_bytes())?;
+            // A status this version does not know counts as active, as the list shows it.
+            let status = Status::parse(&row.status).unwrap_or(Status::Active);
+            rows.push((row.id, status, row.version));
+        }
+        Ok(rows)
+    }
+}
+
 /// The MongoDB query for `filter`; [`ConversationFilter::matches`] is its twin in Rust.
 fn filter_query(filter: &ConversationFilter) -> Document {
     let mut query = Document::new();
