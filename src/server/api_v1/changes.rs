@@ -130,9 +130,8 @@ fn logged(entry: redis::streams::StreamId) -> Option<Logged> {
     ),
     responses(
         (status = 200, description = "`text/event-stream`. `event: change` with `data` a ChangeEvent and `id` its position; `event: resync` when changes were missed (read the list again); a comment line as heartbeat every 15 s.", content_type = "text/event-stream", body = ChangeEvent),
-        (status = 400, description = "A bad parameter or Last-Event-ID", body = super::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No token, or a bad one", body = super::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Over the token's rate", body = super::Problem, content_type = "application/problem+json"),
+        super::BadInput,
+        super::Refused,
     ),
     security(("token" = []))
 )]

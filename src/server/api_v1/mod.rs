@@ -327,6 +327,36 @@ fn pairs(query: Raw) -> Result<Vec<(String, String)>, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("the query string does not read: {e}")))
 }
 
+/// What every endpoint with a token may answer instead, for the document.
+#[derive(utoipa::IntoResponses)]
+#[allow(
+    dead_code,
+    reason = "described to the OpenAPI document, built as `ApiError`"
+)]
+pub enum Refused {
+    /// No token, or a bad one
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Problem),
+    /// Over the token's rate
+    #[response(status = 429, content_type = "application/problem+json")]
+    TooMany(Problem),
+    /// The store cannot be read right now
+    #[response(status = 503, content_type = "application/problem+json")]
+    Unavailable(Problem),
+}
+
+/// A bad parameter, cursor or header, for the document.
+#[derive(utoipa::IntoResponses)]
+#[allow(
+    dead_code,
+    reason = "described to the OpenAPI document, built as `ApiError`"
+)]
+pub enum BadInput {
+    /// A bad parameter or cursor
+    #[response(status = 400, content_type = "application/problem+json")]
+    BadRequest(Problem),
+}
+
 /// Conversations by most recent activity, as the dashboard's list shows them.
 #[utoipa::path(
     get, path = "/api/v1/conversations", tag = "conversations",
@@ -338,9 +368,8 @@ fn pairs(query: Raw) -> Result<Vec<(String, String)>, ApiError> {
     ),
     responses(
         (status = 200, description = "A page of conversations", body = schema::ConversationPage),
-        (status = 400, description = "A bad parameter or cursor", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No token, or a bad one", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Over the token's rate", body = Problem, content_type = "application/problem+json"),
+        BadInput,
+        Refused,
     ),
     security(("token" = []))
 )]
@@ -368,8 +397,7 @@ async fn list_conversations(
     responses(
         (status = 200, description = "The conversation", body = schema::Conversation),
         (status = 404, description = "No such conversation", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No token, or a bad one", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Over the token's rate", body = Problem, content_type = "application/problem+json"),
+        Refused,
     ),
     security(("token" = []))
 )]
@@ -399,10 +427,9 @@ async fn get_conversation(
     ),
     responses(
         (status = 200, description = "A page of the timeline, oldest first", body = schema::TimelinePage),
-        (status = 400, description = "A bad parameter or cursor", body = Problem, content_type = "application/problem+json"),
+        BadInput,
         (status = 404, description = "No entry ever named this conversation", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No token, or a bad one", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Over the token's rate", body = Problem, content_type = "application/problem+json"),
+        Refused,
     ),
     security(("token" = []))
 )]
@@ -440,9 +467,8 @@ async fn conversation_events(
     ),
     responses(
         (status = 200, description = "A page of customers", body = schema::CustomerPage),
-        (status = 400, description = "A bad parameter or cursor", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No token, or a bad one", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Over the token's rate", body = Problem, content_type = "application/problem+json"),
+        BadInput,
+        Refused,
     ),
     security(("token" = []))
 )]
@@ -474,8 +500,7 @@ async fn list_customers(
     responses(
         (status = 200, description = "The customer", body = schema::Customer),
         (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No token, or a bad one", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Over the token's rate", body = Problem, content_type = "application/problem+json"),
+        Refused,
     ),
     security(("token" = []))
 )]
