@@ -200,7 +200,10 @@ test.describe.serial('the API', () => {
     test.setTimeout(180_000);
     const t = tag();
     const ids = Array.from({ length: 320 }, (_, i) => `page-${t}-${i}`);
-    appendEntries(ids.map((id, i) => started(id, `APP-${t}-${i}`)));
+    // Dated 2020 (`tsp`), so that they sort below the fixtures other tests look for on
+    // the list's first page.
+    const old = (i: number) => new Date(Date.UTC(2020, 0, 1) + i * 1000).toISOString();
+    appendEntries(ids.map((id, i) => ({ ...started(id, `APP-${t}-${i}`), tsp: old(i) })));
     const q = encodeURIComponent(t);
     const all = async () => {
       let seen: string[] = [];
