@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::api::{FeedFrame, Status, StatusCounts};
+use crate::api::{Status, StatusCounts};
 use crate::server::feed::Hub;
 use crate::server::store::{Store, StoreError};
 
@@ -104,21 +104,19 @@ impl Tally {
                     Err(RecvError::Lagged(_)) => break,
                     Err(RecvError::Closed) => return,
                 };
-                match serde_json::from_str::<FeedFrame>(frame.text()) {
-                    Ok(FeedFrame::Changes { changes }) => {
-                        // A whole frame under one lock: readers see the feed's state
-                        // between frames, never half a frame.
-                        if let Ok(mut held) = self.0.write()
-                            && let Some(counted) = held.as_mut()
-                        {
-                            for c in changes {
-                                let s = c.conversation;
-                                counted.apply(&s.id, s.status, s.version);
-                            }
-                        }
+                if frame.is_resync() {
+                    break;
+                }
+                // The states `Frame::of` read from the notice, once for the process. A
+                // whole frame under one lock: readers see the feed's state between
+                // frames, never half a frame.
+                if !frame.states().is_empty()
+                    && let Ok(mut held) = self.0.write()
+                    && let Some(counted) = held.as_mut()
+                {
+                    for (id, status, version) in frame.states() {
+                        counted.apply(id, *status, *version);
                     }
-                    Ok(FeedFrame::Resync) => break,
-                    _ => {}
                 }
             }
         }

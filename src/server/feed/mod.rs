@@ -150,15 +150,24 @@ pub struct Frame {
     full: Utf8Bytes,
     /// The conversations whose new messages only `full` carries, sorted.
     messages_of: Vec<String>,
+    states: Vec<Changed>,
 }
+
+/// A changed conversation's id, status and version.
+pub type Changed = (String, crate::api::Status, i64);
 
 impl Frame {
     /// A frame every browser gets whole.
     fn whole(text: Utf8Bytes) -> Arc<Self> {
+        Self::with(text, Vec::new())
+    }
+
+    fn with(text: Utf8Bytes, states: Vec<Changed>) -> Arc<Self> {
         Arc::new(Self {
             summaries: text.clone(),
             full: text,
             messages_of: Vec::new(),
+            states,
         })
     }
 
@@ -169,12 +178,19 @@ impl Frame {
         let Ok(FeedFrame::Changes { mut changes }) = serde_json::from_str(full.as_str()) else {
             return Self::whole(full);
         };
+        let states: Vec<Changed> = changes
+            .iter()
+            .map(|c| {
+                let s = &c.conversation;
+                (s.id.clone(), s.status, s.version)
+            })
+            .collect();
         let mut messages_of: Vec<String> = changes
             .iter_mut()
             .filter_map(|c| c.message.take().map(|_| c.conversation.id.clone()))
             .collect();
         if messages_of.is_empty() {
-            return Self::whole(full);
+            return Self::with(full, states);
         }
         messages_of.sort_unstable();
         messages_of.dedup();
@@ -183,14 +199,21 @@ impl Frame {
                 summaries: summaries.into(),
                 full,
                 messages_of,
+                states,
             }),
-            Err(_) => Self::whole(full),
+            Err(_) => Self::with(full, states),
         }
     }
 
-    /// The notice as published, whole.
-    pub fn text(&self) -> &str {
-        self.full.as_str()
+    /// Each changed conversation's id, status and version, as the notice says (read
+    /// once here, for the tab counts, see `tally`).
+    pub fn states(&self) -> &[Changed] {
+        &self.states
+    }
+
+    /// Whether this frame tells every view to refetch: changes may have been lost.
+    pub fn is_resync(&self) -> bool {
+        self.full == RESYNC
     }
 
     /// The text for a browser showing `watching`.
@@ -484,6 +507,20 @@ mod tests {
             },
             message: None,
         }
+    }
+
+    #[test]
+    fn a_frame_says_its_conversations_states_once_and_whether_it_is_a_resync() {
+        let texts = frames(vec![change(3), change(4)]).unwrap();
+        let frame = Frame::of(texts[0].clone());
+        let status = crate::api::Status::Active;
+        assert_eq!(
+            frame.states(),
+            [("c1".to_owned(), status, 3), ("c1".to_owned(), status, 4)]
+        );
+        assert!(!frame.is_resync());
+        assert!(Frame::whole(RESYNC).is_resync());
+        assert!(Frame::whole(RESYNC).states().is_empty());
     }
 
     #[test]
