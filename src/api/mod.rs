@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 mod accounts;
+pub mod attention;
 mod timeline;
 mod tokens;
 pub use crate::contract::{Decision, Speaker};
@@ -125,6 +126,9 @@ pub struct ConversationSummary {
     pub message_count: i64,
     /// Grows by one with every change applied to the conversation.
     pub version: i64,
+    /// What the attention queue and the overview need to know (see [`attention`]).
+    #[serde(default, skip_serializing_if = "attention::Signals::is_empty")]
+    pub signals: attention::Signals,
 }
 
 /// One transcript message.
@@ -235,6 +239,9 @@ pub struct ConversationPage {
     pub items: Vec<ConversationSummary>,
     /// Pass back as `after` for the next page; `None` on the last page.
     pub next: Option<String>,
+    /// `WAIT_ALERT_SECS` in ms: when a wait puts a conversation in the attention queue.
+    #[serde(default)]
+    pub wait_alert_ms: i64,
 }
 
 /// A frame of the live feed (`/ws`), serialised once on the server and sent to every
@@ -291,6 +298,72 @@ pub const MAX_SEARCH: usize = 100;
 pub struct ConversationFilter {
     pub search: Option<String>,
     pub status: Option<Status>,
+    /// A set the overview counts, kept by each web process (see `server::tally`).
+    pub among: Option<Among>,
+}
+
+/// The sets of conversations the overview counts and links to, beside status and search.
+/// In a URL: `attention=1`, `waiting=1`, `decided_since=<epoch ms>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Among {
+    /// The attention queue (see [`attention::reasons`]).
+    Attention,
+    /// Customers waiting for a reply, however long.
+    Waiting,
+    /// Decided at or after this time (epoch ms): "today" on the overview.
+    DecidedSince(i64),
+}
+
+impl Among {
+    /// From the URL's parameters; `None` when none is given.
+    pub fn from_params(
+        attention: Option<&str>,
+        waiting: Option<&str>,
+        decided_since: Option<&str>,
+    ) -> Result<Option<Self>, FilterError> {
+        let on = |v: Option<&str>| v.is_some_and(|v| !v.is_empty() && v != "0");
+        let decided = match decided_since.filter(|v| !v.is_empty()) {
+            Some(text) => Some(
+                text.parse::<i64>()
+                    .map_err(|_| FilterError::BadTime(text.to_owned()))?,
+            ),
+            None => None,
+        };
+        Ok(match (on(attention), on(waiting), decided) {
+            (false, false, None) => None,
+            (true, false, None) => Some(Self::Attention),
+            (false, true, None) => Some(Self::Waiting),
+            (false, false, Some(at)) => Some(Self::DecidedSince(at)),
+            _ => return Err(FilterError::OneSet),
+        })
+    }
+
+    /// The URL parameter that says this set.
+    pub fn param(self) -> (&'static str, String) {
+        match self {
+            Self::Attention => ("attention", "1".into()),
+            Self::Waiting => ("waiting", "1".into()),
+            Self::DecidedSince(at) => ("decided_since", at.to_string()),
+        }
+    }
+
+    /// Whether `c` is in the set at `now_ms`, waits alerting after `alert_ms`.
+    pub fn holds(self, c: &ConversationSummary, now_ms: i64, alert_ms: i64) -> bool {
+        match self {
+            Self::Attention => !attention::reasons(c, now_ms, alert_ms).is_empty(),
+            Self::Waiting => attention::waiting_since(c.status, &c.signals).is_some(),
+            Self::DecidedSince(at) => c.signals.decided_at_ms.is_some_and(|d| d >= at),
+        }
+    }
+
+    /// What the list's heading says of the set.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Attention => "Needs attention",
+            Self::Waiting => "Customers waiting for a reply",
+            Self::DecidedSince(_) => "Decided today",
+        }
+    }
 }
 
 impl ConversationFilter {
@@ -310,11 +383,16 @@ impl ConversationFilter {
             Some(text) => Some(Status::parse(&text).ok_or(FilterError::UnknownStatus(text))?),
             None => None,
         };
-        Ok(Self { search, status })
+        Ok(Self {
+            search,
+            status,
+            among: None,
+        })
     }
 
     /// Whether `c` belongs in the list, as the server's query decides it. Lets a live
     /// change be placed or dropped without asking the server.
+    /// The set ([`Among`]) is not judged here: see [`Self::matches_at`].
     pub fn matches(&self, c: &ConversationSummary) -> bool {
         if self.status.is_some_and(|s| s != c.status) {
             return false;
@@ -330,6 +408,16 @@ impl ConversationFilter {
         search_words(search)
             .iter()
             .all(|wanted| words.contains(wanted))
+    }
+}
+
+impl ConversationFilter {
+    /// [`Self::matches`], and in the set ([`Among`]) at `now_ms`, waits alerting after
+    /// `alert_ms`.
+    pub fn matches_at(&self, c: &ConversationSummary, now_ms: i64, alert_ms: i64) -> bool {
+        self.among
+            .is_none_or(|among| among.holds(c, now_ms, alert_ms))
+            && self.matches(c)
     }
 }
 
@@ -354,6 +442,10 @@ pub enum FilterError {
     SearchTooLong,
     #[error("there is no conversation status called \"{0}\"")]
     UnknownStatus(String),
+    #[error("\"{0}\" is not a time: give milliseconds since 1970")]
+    BadTime(String),
+    #[error("choose one of attention, waiting and decided_since")]
+    OneSet,
 }
 
 /// How many conversations match a search, in total and per status.
@@ -397,26 +489,86 @@ pub struct CustomerProfile {
 
 /// Conversations by most recent activity that match `search` and `status`; `after` is the
 /// cursor of the previous page.
+/// `among` is one of the sets the overview links to, as its URL parameter says it
+/// (`attention=1`, `waiting=1`, `decided_since=<ms>`); such a list is one page of at most
+/// [`AMONG_SHOWN`].
 #[server(endpoint = "conversations/list")]
 pub async fn list_conversations(
     search: Option<String>,
     status: Option<String>,
     after: Option<String>,
+    among: Option<String>,
 ) -> Result<ConversationPage, ServerFnError> {
     let (state, _) = crate::server::auth::require_user().await?;
-    let filter = ConversationFilter::parse(search, status).map_err(ServerFnError::new)?;
-    state
-        .store
-        .list_conversations(&filter, after.as_deref(), 50)
-        .await
-        .map_err(crate::server::errors::store)
+    let filter = filter_among(search, status, among).map_err(ServerFnError::new)?;
+    let mut page = match filter.among {
+        Some(_) => ConversationPage {
+            items: state
+                .tally
+                .list(&state.store, &filter, state.wait_alert_ms)
+                .await
+                .map_err(crate::server::errors::internal)?,
+            next: None,
+            wait_alert_ms: 0,
+        },
+        None => state
+            .store
+            .list_conversations(&filter, after.as_deref(), 50)
+            .await
+            .map_err(crate::server::errors::store)?,
+    };
+    page.wait_alert_ms = state.wait_alert_ms;
+    Ok(page)
+}
+
+/// The most conversations a list of a set ([`Among`]) shows.
+pub const AMONG_SHOWN: usize = 500;
+
+/// The filter of a URL's search, status and set (`among`: `<parameter>=<value>`).
+pub fn filter_among(
+    search: Option<String>,
+    status: Option<String>,
+    among: Option<String>,
+) -> Result<ConversationFilter, FilterError> {
+    let mut filter = ConversationFilter::parse(search, status)?;
+    if let Some(among) = among.filter(|a| !a.is_empty()) {
+        let (name, value) = among.split_once('=').unwrap_or((among.as_str(), "1"));
+        let value = Some(value);
+        filter.among = match name {
+            "attention" => Among::from_params(value, None, None),
+            "waiting" => Among::from_params(None, value, None),
+            "decided_since" => Among::from_params(None, None, value),
+            _ => Err(FilterError::OneSet),
+        }?;
+    }
+    Ok(filter)
 }
 
 /// How many conversations match `search`, per status.
 #[server(endpoint = "conversations/counts")]
-pub async fn count_conversations(search: Option<String>) -> Result<StatusCounts, ServerFnError> {
+pub async fn count_conversations(
+    search: Option<String>,
+    among: Option<String>,
+) -> Result<StatusCounts, ServerFnError> {
     let (state, _) = crate::server::auth::require_user().await?;
-    let filter = ConversationFilter::parse(search, None).map_err(ServerFnError::new)?;
+    let filter = filter_among(search, None, among).map_err(ServerFnError::new)?;
+    // A set's counts are of its list.
+    if filter.among.is_some() {
+        let items = state
+            .tally
+            .list(&state.store, &filter, state.wait_alert_ms)
+            .await
+            .map_err(crate::server::errors::internal)?;
+        let mut counts = StatusCounts::default();
+        for status in Status::ALL {
+            let n = items.iter().filter(|c| c.status == status).count() as i64;
+            if n > 0 {
+                counts.by_status.push((status, n));
+            }
+            counts.total += n;
+        }
+        return Ok(counts);
+    }
     // Without a search, the counts the web process keeps from the live feed.
     if filter.search.is_none()
         && let Some(counts) = state.tally.counts()

@@ -27,6 +27,11 @@ impl Clock {
     pub fn now() -> i64 {
         use_context::<Self>().map_or_else(now_ms, |c| c.0.get())
     }
+
+    /// The time now, not tracked: for a decision made once, not a view.
+    pub fn now_untracked() -> i64 {
+        now_ms()
+    }
 }
 
 #[cfg(feature = "hydrate")]

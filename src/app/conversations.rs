@@ -13,9 +13,10 @@ use super::live::{LiveFeed, Mark};
 use super::memory::{ListMemory, Place, list_key, restore_place};
 use super::paging::{LoadMore, next_page, url};
 use super::search::{ListQuery, SearchBox};
+use crate::api::attention::{self, Reason};
 use crate::api::{
-    ConversationFilter, ConversationPage, ConversationSummary, Status, StatusCounts,
-    count_conversations, list_conversations,
+    Among, ConversationFilter, ConversationPage, ConversationSummary, Status, StatusCounts,
+    count_conversations, filter_among, list_conversations,
 };
 
 const PATH: &str = "/conversations";
@@ -25,8 +26,23 @@ const PATH: &str = "/conversations";
 #[component]
 pub fn ConversationsRoute() -> impl IntoView {
     move || {
-        let [q, status, after] = super::query_params(["q", "status", "after"]);
-        view! { <ConversationsPage q status after /> }
+        let [q, status, after, attention, waiting, decided_since] = super::query_params([
+            "q",
+            "status",
+            "after",
+            "attention",
+            "waiting",
+            "decided_since",
+        ]);
+        // One set at most (the server refuses more): the first given.
+        let among = [
+            ("attention", attention),
+            ("waiting", waiting),
+            ("decided_since", decided_since),
+        ]
+        .into_iter()
+        .find_map(|(name, value)| value.map(|v| format!("{name}={v}")));
+        view! { <ConversationsPage q status after among /> }
     }
 }
 
@@ -35,16 +51,23 @@ fn ConversationsPage(
     q: Option<String>,
     status: Option<String>,
     after: Option<String>,
+    among: Option<String>,
 ) -> impl IntoView {
     let feed = LiveFeed::get();
+    let set = filter_among(None, None, among.clone())
+        .ok()
+        .and_then(|f| f.among);
+    let param = StoredValue::new(set.map(Among::param));
     let key = list_key(
         PATH,
         &[
             ("q", q.as_deref()),
             ("status", status.as_deref()),
             ("after", after.as_deref()),
+            param_of(&set.map(Among::param)),
         ],
     );
+    let among = StoredValue::new(among);
     // Back to this list: shown as it was left, without a fetch, until the search changes.
     let query = ListQuery::new(q, after);
     let (restored, restoring) = ListMemory::start_list::<ListState>(PATH, &key, query);
@@ -58,14 +81,30 @@ fn ConversationsPage(
                 if restoring {
                     return None;
                 }
-                let filter = ConversationFilter::parse(search.clone(), status.clone());
+                let among = among.get_value();
+                let filter = filter_among(search.clone(), status.clone(), among.clone());
                 let start = after.clone();
-                let page = list_conversations(search, status, after).await;
+                let page = list_conversations(search, status, after, among).await;
                 Some((mark, filter.unwrap_or_default(), start, page))
             }
         },
     );
-    let counts = Resource::new(move || search.get(), count_conversations);
+    let counts = Resource::new(
+        move || search.get(),
+        move |search| count_conversations(search, among.get_value()),
+    );
+    // A set changes as time passes too (a wait becomes an alert): read again as the
+    // page's clock moves on.
+    if set.is_some() {
+        Effect::new(move |previous: Option<i64>| {
+            let now = Clock::now();
+            if previous.is_some() {
+                list.refetch();
+                counts.refetch();
+            }
+            now
+        });
+    }
 
     // The counts follow the feed too, refetched at most once a second however busy it is.
     let waiting = StoredValue::new(false);
@@ -86,11 +125,27 @@ fn ConversationsPage(
         move || counts.refetch(),
     );
 
-    let tabs = move |counts: Option<StatusCounts>| view! { <Tabs search status counts /> };
+    let tabs = move |counts: Option<StatusCounts>| {
+        let set = param.get_value();
+        view! { <Tabs search status counts set /> }
+    };
     view! {
         <main class="page">
             <div class="list-head">
-                <h1>"Conversations"</h1>
+                <h1>
+                    {match set {
+                        Some(set) => set.label(),
+                        None => "Conversations",
+                    }}
+                </h1>
+                {set
+                    .map(|_| {
+                        view! {
+                            <a class="all-link" href=PATH>
+                                "All conversations"
+                            </a>
+                        }
+                    })}
                 <SearchBox
                     label="Search conversations"
                     placeholder="Application number or customer name"
@@ -99,6 +154,17 @@ fn ConversationsPage(
                     query
                 />
             </div>
+            {set
+                .map(|_| {
+                    view! {
+                        <p class="muted">
+                            {format!(
+                                "Kept live by each web process; at most {} shown, most recent activity first.",
+                                crate::api::AMONG_SHOWN,
+                            )}
+                        </p>
+                    }
+                })}
             <Transition fallback=move || tabs(None)>
                 {move || counts.get().map(|counts| tabs(counts.ok()))}
             </Transition>
@@ -134,9 +200,19 @@ fn Tabs(
     search: RwSignal<Option<String>>,
     status: Signal<Option<String>>,
     counts: Option<StatusCounts>,
+    set: Option<(&'static str, String)>,
 ) -> impl IntoView {
+    let set = StoredValue::new(set);
     let tab = move |value: Option<&'static str>, label: &'static str, n: Option<i64>| {
-        let href = move || url(PATH, &[("q", search.get().as_deref()), ("status", value)]);
+        let href = move || {
+            let search = search.get();
+            set.with_value(|set| {
+                url(
+                    PATH,
+                    &[("q", search.as_deref()), ("status", value), param_of(set)],
+                )
+            })
+        };
         let current = move || (status.get().as_deref() == value).then_some("page");
         view! {
             <a class="tab" href=href aria-current=current data-status=value.unwrap_or("all")>
@@ -184,6 +260,8 @@ struct ListState {
     /// Changes to conversations below the loaded pages, kept until their page arrives: the
     /// page may have been read before the change.
     below: Vec<ConversationSummary>,
+    /// When a wait puts a conversation in the attention queue (ms).
+    alert_ms: i64,
 }
 
 impl ListState {
@@ -208,6 +286,7 @@ impl ListState {
             items,
             next: page.next,
             below: Vec::new(),
+            alert_ms: page.wait_alert_ms,
         }
     }
 
@@ -219,10 +298,23 @@ impl ListState {
                 ("q", self.filter.search.as_deref()),
                 ("status", self.filter.status.map(Status::as_str)),
                 ("after", self.start.as_deref()),
+                param_of(&self.filter.among.map(Among::param)),
             ],
         )
     }
 }
+
+/// A set's URL parameter as [`url`] takes it (a nameless, empty one when there is none).
+fn param_of<'a>(param: &'a Option<(&'static str, String)>) -> (&'static str, Option<&'a str>) {
+    match param {
+        Some((name, value)) => (name, Some(value.as_str())),
+        None => ("", None),
+    }
+}
+
+/// When a wait puts a conversation in the attention queue, for the cards' chips.
+#[derive(Clone, Copy)]
+struct AlertAfter(i64);
 
 /// The list, kept current by the live feed from `start.mark` on, and kept when left.
 /// `refetch` is a `Callback`, not a generic closure: the list is shown from two places
@@ -236,7 +328,9 @@ fn LiveList(start: ListState, refetch: Callback<()>) -> impl IntoView {
         items,
         next,
         below,
+        alert_ms,
     } = start;
+    provide_context(AlertAfter(alert_ms));
     let items = RwSignal::new(items);
     // Where each conversation is in the list, for its card to find itself once per change.
     let positions = Memo::new(move |_| {
@@ -258,7 +352,8 @@ fn LiveList(start: ListState, refetch: Callback<()>) -> impl IntoView {
         move |change| {
             let conversation = &change.conversation;
             let more_below = next.with_untracked(Option::is_some);
-            let belongs = filter.with_value(|f| f.matches(conversation));
+            let now = Clock::now_untracked();
+            let belongs = filter.with_value(|f| f.matches_at(conversation, now, alert_ms));
             let placed = items
                 .try_update(|items| place(items, conversation, belongs, more_below))
                 .unwrap_or(true);
@@ -287,6 +382,7 @@ fn LiveList(start: ListState, refetch: Callback<()>) -> impl IntoView {
             items,
             next: next.try_get_untracked().flatten(),
             below: below.try_get_value().unwrap_or_default(),
+            alert_ms,
         };
         place_now.keep(PATH, state.key(), state);
     });
@@ -297,7 +393,8 @@ fn LiveList(start: ListState, refetch: Callback<()>) -> impl IntoView {
         move |cursor| {
             let (search, status) =
                 filter.with_value(|f| (f.search.clone(), f.status.map(|s| s.as_str().to_owned())));
-            list_conversations(search, status, Some(cursor))
+            // Only lists without a set have further pages.
+            list_conversations(search, status, Some(cursor), None)
         },
         move |page: ConversationPage| {
             items.update(|items| {
@@ -444,6 +541,15 @@ fn Card(id: String, item: Memo<Option<Item>>) -> impl IntoView {
     let status =
         move || item.with(|i| i.as_ref().map_or(Status::Active, |i| i.conversation.status));
     let last = move || item.with(|i| i.as_ref().and_then(|i| i.conversation.last_activity_ms));
+    let alert_ms = use_context::<AlertAfter>().map_or(i64::MAX, |a| a.0);
+    let reasons = move || {
+        let now = Clock::now();
+        item.with(|i| {
+            i.as_ref()
+                .map(|i| attention::reasons(&i.conversation, now, alert_ms))
+                .unwrap_or_default()
+        })
+    };
     view! {
         <li class="card conversation-card" data-id=id>
             // Drawn anew for each change from the feed, so that each one flashes.
@@ -468,7 +574,10 @@ fn Card(id: String, item: Memo<Option<Item>>) -> impl IntoView {
                 on:pointerenter={|_| super::preload::<super::ConversationRoute>()}
                 on:focus={|_| super::preload::<super::ConversationRoute>()}
             >
-                <span class="name">{name}</span>
+                <span class="lead">
+                    <span class="name">{name}</span>
+                    <Chips reasons=Signal::derive(reasons) />
+                </span>
                 <span class="application">{application}</span>
                 {move || view! { <StatusBadge status=status() /> }}
                 <span class="loan">{loan}</span>
@@ -482,6 +591,24 @@ fn Card(id: String, item: Memo<Option<Item>>) -> impl IntoView {
                 </time>
             </a>
         </li>
+    }
+}
+
+/// Why a conversation needs a human, one chip per reason (the text says it).
+#[component]
+pub fn Chips(reasons: Signal<Vec<Reason>>) -> impl IntoView {
+    move || {
+        reasons
+            .get()
+            .into_iter()
+            .map(|r| {
+                view! {
+                    <span class=format!("flag flag-{}", r.as_str()) data-reason=r.as_str()>
+                        {r.label()}
+                    </span>
+                }
+            })
+            .collect::<Vec<_>>()
     }
 }
 
@@ -508,6 +635,7 @@ mod tests {
             last_activity_ms: Some(last_activity),
             message_count: 0,
             version,
+            signals: Default::default(),
         }
     }
 

@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 
 use super::live::{LiveFeed, LiveState};
+use super::notify::{Notifier, Notify};
 use crate::api::whoami;
 
 /// Bumped when the signed-in user's profile changes, so the header shows it at once.
@@ -31,6 +32,12 @@ pub fn Header() -> impl IntoView {
         move || changed.map(|ProfileChanged(v)| v.get()),
         |_| whoami(),
     );
+    // The signed-in account's choice of notifications applies once it is known.
+    Effect::new(move |_| {
+        if let (Some(Ok(me)), Some(notify)) = (user.get(), Notify::get()) {
+            notify.signed_in(&me.email);
+        }
+    });
     let badge = move || match feed.state.get() {
         LiveState::Connecting => ("badge live-connecting", "Connecting…".to_owned()),
         LiveState::Live => ("badge live-on", "Live".to_owned()),
@@ -48,11 +55,14 @@ pub fn Header() -> impl IntoView {
     };
     view! {
         <header class="topbar">
-            <a class="brand" href="/conversations">
+            <a class="brand" href="/">
                 "Billie "
                 <span>"supervisor"</span>
             </a>
             <nav aria-label="Main">
+                <a href="/" aria-current=move || (path.with(|p| p == "/")).then_some("page")>
+                    "Overview"
+                </a>
                 <a href="/conversations" aria-current=current("/conversations")>
                     "Conversations"
                 </a>
@@ -123,6 +133,7 @@ pub fn Header() -> impl IntoView {
             >
                 <button type="submit">"Sign out"</button>
             </form>
+            <Notifier />
         </header>
     }
 }

@@ -22,6 +22,8 @@ mod keys;
 pub mod live;
 mod login;
 mod memory;
+mod notify;
+mod overview;
 mod paging;
 mod search;
 
@@ -29,7 +31,7 @@ use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
     Lazy, LazyRoute, SsrMode,
-    components::{Redirect, Route, Router, Routes},
+    components::{Route, Router, Routes},
     lazy_route, path,
 };
 
@@ -73,6 +75,7 @@ pub fn App() -> impl IntoView {
     clock::Clock::provide();
     header::ProfileChanged::provide();
     memory::ListMemory::provide();
+    notify::Notify::provide();
     #[cfg(feature = "hydrate")]
     keys::install();
     view! {
@@ -83,7 +86,11 @@ pub fn App() -> impl IntoView {
             <Routes fallback=NotFound>
                 <Route path=path!("/login") view={Lazy::<LoginRoute>::new()} />
                 <Route path=path!("/login/mfa") view={Lazy::<MfaRoute>::new()} />
-                <Route path=path!("/") view=|| view! { <Redirect path="/conversations" /> } />
+                <Route
+                    path=path!("/")
+                    view={Lazy::<OverviewRoute>::new()}
+                    ssr=SsrMode::InOrder
+                />
                 // In order: each part is sent once its data is there, so the page is
                 // complete HTML (readable without JavaScript) rather than placeholders
                 // swapped in by script.
@@ -172,6 +179,7 @@ macro_rules! lazy_page {
 
 lazy_page!(LoginRoute, login::LoginPage);
 lazy_page!(MfaRoute, login::MfaPage);
+lazy_page!(OverviewRoute, overview::OverviewPage);
 lazy_page!(ConversationsRoute, conversations::ConversationsRoute);
 lazy_page!(ConversationRoute, conversation::ConversationRoute);
 lazy_page!(CustomersRoute, customers::CustomersRoute);

@@ -174,6 +174,11 @@ pub struct ServeSettings {
     /// Seconds between heartbeats of the API's change stream.
     #[arg(long, env = "SSE_HEARTBEAT_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
     pub sse_heartbeat_secs: u64,
+
+    /// Seconds a customer may wait for Billie's reply before their conversation enters
+    /// the attention queue.
+    #[arg(long, env = "WAIT_ALERT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub wait_alert_secs: u64,
 }
 
 impl ServeSettings {

@@ -199,13 +199,16 @@ pub struct GroupBacklog {
     pub lag: Option<usize>,
 }
 
-async fn group_backlog(state: &Ops) -> Result<Option<GroupBacklog>, redis::RedisError> {
-    let mut redis = state.redis.clone();
-    let reply: StreamInfoGroupsReply = redis.xinfo_groups(&state.ledger.stream).await?;
+pub async fn group_backlog(
+    redis: &redis::aio::ConnectionManager,
+    ledger: &Ledger,
+) -> Result<Option<GroupBacklog>, redis::RedisError> {
+    let mut redis = redis.clone();
+    let reply: StreamInfoGroupsReply = redis.xinfo_groups(&ledger.stream).await?;
     Ok(reply
         .groups
         .into_iter()
-        .find(|g| g.name == state.ledger.group)
+        .find(|g| g.name == ledger.group)
         .map(|g| GroupBacklog {
             pending: g.pending,
             lag: g.lag,
@@ -244,7 +247,7 @@ pub async fn readyz(State(state): State<Ops>) -> impl IntoResponse {
 
 /// `GET /metrics`
 pub async fn metrics(State(state): State<Ops>) -> impl IntoResponse {
-    let backlog = tokio::time::timeout(PROBE_TIMEOUT, group_backlog(&state))
+    let backlog = tokio::time::timeout(PROBE_TIMEOUT, group_backlog(&state.redis, &state.ledger))
         .await
         .ok()
         .and_then(Result::ok)

@@ -14,6 +14,7 @@ pub mod headers;
 pub mod ingest;
 pub mod memory;
 pub mod metrics;
+pub mod overview;
 pub mod projection;
 pub mod shared_read;
 pub mod startup;

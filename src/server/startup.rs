@@ -129,6 +129,7 @@ pub async fn serve(settings: ServeSettings) -> Result<(), ServeError> {
         ledger: Ledger {
             stream: settings.common.ledger_stream.clone(),
             group: settings.common.ledger_group.clone(),
+            dead: settings.common.dead_stream.clone(),
         },
         metrics,
         shutdown: shutdown_rx,
@@ -159,6 +160,8 @@ pub async fn serve(settings: ServeSettings) -> Result<(), ServeError> {
         }),
         changes,
         tally,
+        wait_alert_ms: i64::try_from(settings.wait_alert_secs.saturating_mul(1000))
+            .unwrap_or(i64::MAX),
     };
     let app = router(state, &settings, session_key);
 
@@ -276,6 +279,7 @@ pub async fn ingest_only(settings: ServeSettings) -> Result<(), ServeError> {
             ledger: Ledger {
                 stream: settings.common.ledger_stream.clone(),
                 group: settings.common.ledger_group.clone(),
+                dead: settings.common.dead_stream.clone(),
             },
             metrics: metrics.clone(),
         };

@@ -38,8 +38,12 @@ pub struct AppState {
     /// `/api/v1`'s settings, and this process's reader of the change log.
     pub api: Arc<ApiSettings>,
     pub changes: ChangeLog,
-    /// The status counts without a search, kept from the live feed.
+    /// The status counts without a search, the attention queue and the overview's
+    /// figures, kept from the live feed.
     pub tally: Tally,
+    /// `WAIT_ALERT_SECS`, in ms: a customer waiting this long puts their conversation in
+    /// the attention queue.
+    pub wait_alert_ms: i64,
 }
 
 pub type SharedCounts = SharedRead<ConversationFilter, Result<StatusCounts, Arc<StoreError>>>;
@@ -49,4 +53,6 @@ pub type SharedCounts = SharedRead<ConversationFilter, Result<StatusCounts, Arc<
 pub struct Ledger {
     pub stream: String,
     pub group: String,
+    /// Where refused entries go (see `ingest::dead_letter`).
+    pub dead: String,
 }

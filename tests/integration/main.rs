@@ -6,6 +6,7 @@
 //! names and database, so they run in parallel against the same servers.
 
 mod accounts;
+mod attention;
 mod browse;
 mod counts;
 mod helpers;

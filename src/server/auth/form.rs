@@ -181,11 +181,7 @@ pub fn safe_next(next: &str) -> &str {
         && !next.starts_with("//")
         && !next.starts_with("/\\")
         && !next.chars().any(|c| c.is_control());
-    if ok && next != "/login" {
-        next
-    } else {
-        "/conversations"
-    }
+    if ok && next != "/login" { next } else { "/" }
 }
 
 #[cfg(test)]
@@ -205,7 +201,7 @@ mod tests {
             "",
             "javascript:x",
         ] {
-            assert_eq!(safe_next(bad), "/conversations", "{bad}");
+            assert_eq!(safe_next(bad), "/", "{bad}");
         }
     }
 }

@@ -153,8 +153,8 @@ pub struct Frame {
     states: Vec<Changed>,
 }
 
-/// A changed conversation's id, status and version.
-pub type Changed = (String, crate::api::Status, i64);
+/// A changed conversation's new summary.
+pub type Changed = crate::api::ConversationSummary;
 
 impl Frame {
     /// A frame every browser gets whole.
@@ -178,13 +178,7 @@ impl Frame {
         let Ok(FeedFrame::Changes { mut changes }) = serde_json::from_str(full.as_str()) else {
             return Self::whole(full);
         };
-        let states: Vec<Changed> = changes
-            .iter()
-            .map(|c| {
-                let s = &c.conversation;
-                (s.id.clone(), s.status, s.version)
-            })
-            .collect();
+        let states: Vec<Changed> = changes.iter().map(|c| c.conversation.clone()).collect();
         let mut messages_of: Vec<String> = changes
             .iter_mut()
             .filter_map(|c| c.message.take().map(|_| c.conversation.id.clone()))
@@ -205,8 +199,8 @@ impl Frame {
         }
     }
 
-    /// Each changed conversation's id, status and version, as the notice says (read
-    /// once here, for the tab counts, see `tally`).
+    /// Each changed conversation's new summary, as the notice says (read once here, for
+    /// the tab counts and the attention queue, see `tally`).
     pub fn states(&self) -> &[Changed] {
         &self.states
     }
@@ -504,6 +498,7 @@ mod tests {
                 last_activity_ms: None,
                 message_count: 0,
                 version,
+                signals: Default::default(),
             },
             message: None,
         }
@@ -513,10 +508,16 @@ mod tests {
     fn a_frame_says_its_conversations_states_once_and_whether_it_is_a_resync() {
         let texts = frames(vec![change(3), change(4)]).unwrap();
         let frame = Frame::of(texts[0].clone());
-        let status = crate::api::Status::Active;
         assert_eq!(
-            frame.states(),
-            [("c1".to_owned(), status, 3), ("c1".to_owned(), status, 4)]
+            frame
+                .states()
+                .iter()
+                .map(|s| (s.id.as_str(), s.status, s.version))
+                .collect::<Vec<_>>(),
+            [
+                ("c1", crate::api::Status::Active, 3),
+                ("c1", crate::api::Status::Active, 4)
+            ]
         );
         assert!(!frame.is_resync());
         assert!(Frame::whole(RESYNC).is_resync());

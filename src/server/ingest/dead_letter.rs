@@ -1,6 +1,8 @@
 //! The dead-letter stream: entries that break the contract are copied there, with the
 //! reason and their original id, before being acknowledged, so the stream keeps flowing
-//! and nothing is lost.
+//! and nothing is lost. Each copy also counts in its hour ([`count_key`]), so the
+//! overview tells admins how many arrived in the last 24 hours without reading the
+//! stream (its entries can be large).
 
 use redis::{AsyncCommands, aio::ConnectionManager, streams::StreamId};
 
@@ -24,8 +26,43 @@ pub async fn copy(
             .iter()
             .map(|(k, v)| (format!("original.{k}"), value_bytes(v))),
     );
-    let _: String = redis.xadd(&config.dead_stream, "*", &fields).await?;
+    let hour = crate::server::tally::now_ms().div_euclid(HOUR_MS);
+    let count = count_key(&config.dead_stream, hour);
+    let _: () = redis::pipe()
+        .atomic()
+        .xadd(&config.dead_stream, "*", &fields)
+        .ignore()
+        .incr(&count, 1)
+        .ignore()
+        .expire(&count, COUNT_KEPT_SECS)
+        .ignore()
+        .query_async(redis)
+        .await?;
     Ok(())
+}
+
+const HOUR_MS: i64 = 3_600_000;
+/// An hour's count outlives the 24 hours it is summed over.
+const COUNT_KEPT_SECS: i64 = 25 * 3600;
+
+/// The key counting the dead letters of `hour` (hours since 1970, UTC).
+pub fn count_key(dead_stream: &str, hour: i64) -> String {
+    format!("{dead_stream}:count:{hour}")
+}
+
+/// Dead letters copied in the 24 hours up to `now_ms`, by the hour: this hour and the
+/// 23 before it.
+pub async fn count_last_day(
+    redis: &mut ConnectionManager,
+    dead_stream: &str,
+    now_ms: i64,
+) -> Result<i64, redis::RedisError> {
+    let hour = now_ms.div_euclid(HOUR_MS);
+    let keys: Vec<String> = (hour - 23..=hour)
+        .map(|h| count_key(dead_stream, h))
+        .collect();
+    let counts: Vec<Option<i64>> = redis.mget(&keys).await?;
+    Ok(counts.into_iter().flatten().sum())
 }
 
 /// A refused entry's record on its conversation's timeline, when it names one (as text):

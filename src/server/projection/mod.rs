@@ -11,7 +11,7 @@
 pub mod batch;
 pub mod coalesce;
 pub mod customer;
-mod message;
+pub mod message;
 pub mod names;
 mod noticeboard;
 pub mod registers;

@@ -89,7 +89,11 @@ impl Store {
         } else {
             None
         };
-        Ok(ConversationPage { items, next })
+        Ok(ConversationPage {
+            items,
+            next,
+            wait_alert_ms: 0,
+        })
     }
 
     /// Appends up to `n` conversations of the first window after `cursor`, which
@@ -150,6 +154,7 @@ impl Store {
         let search_only = ConversationFilter {
             search: filter.search.clone(),
             status: None,
+            among: None,
         };
         let mut cursor = self
             .conversations
@@ -177,29 +182,18 @@ impl Store {
 }
 
 impl Store {
-    /// Every conversation's id, status and version (for `tally`).
-    pub async fn all_statuses(&self) -> Result<Vec<(String, Status, i64)>, StoreError> {
-        #[derive(serde::Deserialize)]
-        struct Row {
-            #[serde(rename = "_id")]
-            id: String,
-            #[serde(default)]
-            status: String,
-            #[serde(default)]
-            version: i64,
-        }
+    /// Every conversation's summary (for `tally`).
+    pub async fn all_summaries(&self) -> Result<Vec<ConversationSummary>, StoreError> {
         let mut cursor = self
             .conversations
             .find(doc! {})
-            .projection(doc! { "status": 1, "version": 1 })
+            .projection(summary_projection())
             .batch_size(10_000)
             .await?;
         let mut rows = Vec::new();
         while cursor.advance().await? {
-            let row: Row = bson::from_slice(cursor.current().as_bytes())?;
-            // A status this version does not know counts as active, as the list shows it.
-            let status = Status::parse(&row.status).unwrap_or(Status::Active);
-            rows.push((row.id, status, row.version));
+            let doc: SummaryDoc = bson::from_slice(cursor.current().as_bytes())?;
+            rows.push(ConversationSummary::from(doc));
         }
         Ok(rows)
     }
@@ -342,6 +336,7 @@ mod tests {
             last_activity_ms: Some(42),
             message_count: 0,
             version: 1,
+            signals: Default::default(),
         }
     }
 
@@ -387,6 +382,7 @@ mod tests {
         let query = filter_query(&ConversationFilter {
             search: Some("APP-04217 (x.*)".into()),
             status: Some(Status::Paused),
+            among: None,
         });
         assert_eq!(query.get_str("status"), Ok("paused"));
         assert_eq!(
@@ -404,6 +400,7 @@ mod tests {
         let query = filter_query(&ConversationFilter {
             search: Some("APP-0".into()),
             status: None,
+            among: None,
         });
         assert_eq!(
             query.get_array("$and"),
@@ -419,6 +416,7 @@ mod tests {
         let search = |text: &str| ConversationFilter {
             search: Some(text.into()),
             status: None,
+            among: None,
         };
         assert!(searches_a_number(&search("APP-04217")));
         assert!(searches_a_number(&search("jo 2026")));
@@ -433,6 +431,7 @@ mod tests {
         let with = |search: &str| ConversationFilter {
             search: Some(search.into()),
             status: None,
+            among: None,
         };
         assert!(with("app-2026").matches(&c));
         assert!(with("O'BRIEN zoË").matches(&c));
@@ -444,6 +443,7 @@ mod tests {
         let paused = ConversationFilter {
             search: None,
             status: Some(Status::Paused),
+            among: None,
         };
         assert!(!paused.matches(&c));
     }

@@ -30,6 +30,7 @@ use serde::Deserialize;
 use crate::api::{
     Application, AssessmentView, ConversationDetail, ConversationSummary, Message, NoticeVersion,
     NoticeboardEntry, Part, Status,
+    attention::{self, Signals},
 };
 use crate::contract::{Decision, EventId, Speaker};
 use crate::server::config::ConfigError;
@@ -118,6 +119,12 @@ const SUMMARY_FIELDS: &[&str] = &[
     "last_activity_at",
     "message_count",
     "version",
+    // The attention queue's signals (`api::attention::Signals`).
+    "asked_at",
+    "replied_at",
+    "decision.at",
+    "fraud_check.severity",
+    "identity_risk.decision",
 ];
 
 impl Store {
@@ -371,6 +378,25 @@ impl Store {
             return Ok(None);
         };
         let doc: ConversationDoc = bson::from_document(doc)?;
+        // The registers are read whole here, so the summary's signals come from them.
+        let signals = Signals {
+            decided_at_ms: doc
+                .decision
+                .as_ref()
+                .and_then(|d| d.at)
+                .map(|t| t.timestamp_millis()),
+            fraud_high: doc
+                .fraud_check
+                .as_ref()
+                .and_then(|a| a.severity.as_deref())
+                .is_some_and(attention::is_high_severity),
+            identity_failed: doc
+                .identity_risk
+                .as_ref()
+                .and_then(|a| a.decision.as_deref())
+                .is_some_and(attention::is_failed),
+            ..Signals::default()
+        };
         let assessments = [
             ("identity_risk", doc.identity_risk),
             ("serviceability", doc.serviceability),
@@ -392,6 +418,10 @@ impl Store {
             .collect();
         // `application` is read whole here, so the summary's view of it is filled in.
         let mut summary = ConversationSummary::from(doc.summary);
+        summary.signals = Signals {
+            waiting_since_ms: summary.signals.waiting_since_ms,
+            ..signals
+        };
         if let Some(a) = &doc.application {
             summary.application_number = summary
                 .application_number
@@ -481,6 +511,49 @@ struct SummaryDoc {
     message_count: i64,
     #[serde(default)]
     version: i64,
+    /// See `projection::message`.
+    #[serde(default)]
+    asked_at: Vec<bson::DateTime>,
+    replied_at: Option<bson::DateTime>,
+    // Read here for a list; a whole conversation reads these registers whole instead
+    // (`ConversationDoc`), which leaves these empty.
+    decision: Option<RegisterBrief>,
+    fraud_check: Option<RegisterBrief>,
+    identity_risk: Option<RegisterBrief>,
+}
+
+/// The parts of a register the attention signals are made of.
+#[derive(Debug, Default, Deserialize)]
+struct RegisterBrief {
+    at: Option<bson::DateTime>,
+    severity: Option<String>,
+    decision: Option<String>,
+}
+
+impl RegisterBrief {
+    fn decided_at(&self) -> Option<i64> {
+        self.at.map(|t| t.timestamp_millis())
+    }
+
+    fn high_severity(&self) -> bool {
+        self.severity
+            .as_deref()
+            .is_some_and(attention::is_high_severity)
+    }
+
+    fn failed(&self) -> bool {
+        self.decision.as_deref().is_some_and(attention::is_failed)
+    }
+}
+
+/// Since when the customer has waited for a reply: their first message after Billie's
+/// last reply, if their last message has none.
+fn waiting_since(asked: &[bson::DateTime], replied: Option<bson::DateTime>) -> Option<i64> {
+    asked
+        .iter()
+        .map(|t| t.timestamp_millis())
+        .filter(|t| replied.is_none_or(|r| *t > r.timestamp_millis()))
+        .min()
 }
 
 /// The parts of the application register a list card shows.
@@ -536,6 +609,7 @@ struct AssessmentDoc {
 #[derive(Debug, Deserialize)]
 struct DecisionDoc {
     outcome: Decision,
+    at: Option<bson::DateTime>,
 }
 
 impl AssessmentDoc {
@@ -586,6 +660,15 @@ impl From<SummaryDoc> for ConversationSummary {
             last_activity_ms: d.last_activity_at.map(|t| t.timestamp_millis()),
             message_count: d.message_count,
             version: d.version,
+            signals: Signals {
+                waiting_since_ms: waiting_since(&d.asked_at, d.replied_at),
+                decided_at_ms: d.decision.as_ref().and_then(RegisterBrief::decided_at),
+                fraud_high: d
+                    .fraud_check
+                    .as_ref()
+                    .is_some_and(RegisterBrief::high_severity),
+                identity_failed: d.identity_risk.as_ref().is_some_and(RegisterBrief::failed),
+            },
         }
     }
 }
