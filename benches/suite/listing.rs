@@ -112,7 +112,7 @@ pub async fn run(env: &Env, conversations: usize) -> Result<Figures, BenchError>
         scenarios.push(Scenario {
             name,
             samples,
-            page: !name.starts_with("Status counts"),
+            page: !name.starts_with("Status counts") && !name.starts_with("Overview"),
         })
     };
     time("First page", repeat(&mut client, "", 200).await?);
@@ -169,6 +169,25 @@ pub async fn run(env: &Env, conversations: usize) -> Result<Figures, BenchError>
     time(
         "Status counts, 100 lists asking at once",
         crowd_counts(&client, VIEWERS, 3).await?,
+    );
+    // The overview and the attention queue (kept by the tally, as the counts are).
+    time(
+        "Overview (`get_overview`)",
+        posts(&mut client, "/api/overview", "offset_minutes=600", 100).await?,
+    );
+    time(
+        "Overview, 100 overviews asking at once",
+        crowd(&client, "/api/overview", "offset_minutes=600", VIEWERS, 3).await?,
+    );
+    time(
+        "Attention queue (`?attention=1`)",
+        posts(
+            &mut client,
+            "/api/conversations/list",
+            "among=attention%3D1",
+            100,
+        )
+        .await?,
     );
     let (first, steady, unindexed) = status_ticks(env, db).await?;
     time(
@@ -384,6 +403,54 @@ async fn crowd_counts(
     let mut samples = Samples::default();
     for task in tasks {
         samples.extend(task.await??);
+    }
+    Ok(samples)
+}
+
+/// `viewers` pages, each on its own connection, post `form` to `path` `times` times each,
+/// all at once.
+async fn crowd(
+    client: &Client,
+    path: &'static str,
+    form: &'static str,
+    viewers: usize,
+    times: usize,
+) -> Result<Samples, BenchError> {
+    let tasks: Vec<_> = (0..viewers)
+        .map(|_| {
+            let mut viewer = client.same_session();
+            tokio::spawn(async move {
+                posts(&mut viewer, path, form, times)
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+        })
+        .collect();
+    let mut samples = Samples::default();
+    for task in tasks {
+        samples.extend(task.await??);
+    }
+    Ok(samples)
+}
+
+/// Posts `form` to the server function at `path` `times` times (fewer past the time box).
+async fn posts(
+    client: &mut Client,
+    path: &str,
+    form: &str,
+    times: usize,
+) -> Result<Samples, BenchError> {
+    let mut samples = Samples::default();
+    let started = Instant::now();
+    for _ in 0..times {
+        if started.elapsed() > TIME_BOX && samples.len() >= MIN_CALLS {
+            break;
+        }
+        let response = client.post(path, form).await?;
+        if response.status != 200 {
+            return Err(format!("{path} answered {}", response.status).into());
+        }
+        samples.push(response.elapsed);
     }
     Ok(samples)
 }

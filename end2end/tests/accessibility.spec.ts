@@ -56,6 +56,8 @@ for (const colorScheme of ['light', 'dark'] as const) {
     test('every signed-in page', async ({ page }) => {
       await signIn(page);
       const pages: [string, string][] = [
+        ['/', '[data-testid="hours-chart"]'],
+        ['/conversations?attention=1', 'h1'],
         ['/conversations', '.conversation-card'],
         ['/conversations?status=approved', '.tabs'],
         [`/conversations/${CONV}`, 'article.bubble'],
@@ -78,7 +80,8 @@ for (const colorScheme of ['light', 'dark'] as const) {
 
     test('the account and admin pages', async ({ page }) => {
       await signInAs(page, ADMIN, '/account');
-      for (const path of ['/account', '/admin/users', '/admin/tokens', '/admin/audit']) {
+      // The overview as an admin sees it: with ingest's health.
+      for (const path of ['/', '/account', '/admin/users', '/admin/tokens', '/admin/audit']) {
         await page.goto(path);
         await hydrated(page);
         await expect(page.locator('h1')).toBeVisible();

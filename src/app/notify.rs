@@ -81,7 +81,9 @@ pub fn NotifyToggle() -> impl IntoView {
                 type="checkbox"
                 data-testid="notify-toggle"
                 prop:checked=move || notify.on.get()
-                disabled=move || notify.user.get().is_none()
+                // A property: a reactive boolean attribute is not updated after hydration
+                // here (tachys 0.2), the property is.
+                prop:disabled=move || notify.user.get().is_none()
                 on:change=move |ev| notify.choose(event_target_checked(&ev))
             />
             "Desktop notifications when a conversation needs attention"
