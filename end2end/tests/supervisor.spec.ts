@@ -43,6 +43,42 @@ test('search finds conversations by customer name and by application number', as
   await expect(page.locator('.conversation-card')).toHaveCount(1);
 });
 
+test('search as you type: the beginnings of words, any case, any accents, every term', async ({ page }) => {
+  const t = tag();
+  const convs = { jane: `jane-${t}`, chloe: `chloe-${t}`, aroha: `aroha-${t}` };
+  appendEntries([
+    started(convs.jane, 'APP-49938-E'),
+    details(convs.jane, 2, 'APP-49938-E', { customer_id: `CJ${t}`, first_name: 'Jane', last_name: 'Smith' }),
+    started(convs.chloe, `APP-${t}-C`),
+    details(convs.chloe, 2, `APP-${t}-C`, { customer_id: `CC${t}`, first_name: 'Chloé', last_name: 'Martin' }),
+    started(convs.aroha, `APP-${t}-T`),
+    details(convs.aroha, 2, `APP-${t}-T`, { customer_id: `CT${t}`, first_name: 'Aroha', last_name: 'Tūhoe' }),
+  ]);
+  await signIn(page);
+  const list = page.getByTestId('conversation-list');
+  const search = page.getByLabel('Search conversations');
+  const finds = async (q: string, conv: string) => {
+    await search.fill(q);
+    await expect(list.locator(`[data-id="${conv}"]`), `"${q}"`).toBeVisible();
+  };
+  await finds('smi', convs.jane);
+  await finds('APP-49', convs.jane);
+  await finds('jane sm', convs.jane);
+  await finds('chloe', convs.chloe);
+  await finds('CHLO', convs.chloe);
+  await finds('tuhoe', convs.aroha);
+  // Every card shown begins a word with each term.
+  await search.fill('jane sm');
+  for (const card of await list.locator('.conversation-card').all()) {
+    const words = ((await card.locator('.name').textContent()) ?? '').toLowerCase().split(/[^\p{L}\p{N}]+/u);
+    expect(words.some((w) => w.startsWith('jane'))).toBe(true);
+    expect(words.some((w) => w.startsWith('sm'))).toBe(true);
+  }
+  // The middle of a word is not its beginning.
+  await search.fill(`mith ${t}`);
+  await expect(page.getByText('No conversations match.')).toBeVisible();
+});
+
 test('a status tab filters the list, and its count follows live', async ({ page }) => {
   const t = tag();
   const conv = `declined-${t}`;

@@ -390,8 +390,10 @@ impl ConversationFilter {
         })
     }
 
-    /// Whether `c` belongs in the list, as the server's query decides it. Lets a live
-    /// change be placed or dropped without asking the server.
+    /// Whether `c` belongs in the list, as the server decides it. Lets a live change be
+    /// placed or dropped without asking the server. A search matches as supervisors
+    /// type: every term of it begins a word of the application number or the customer
+    /// name, whatever the case and the accents ([`search_terms`]).
     /// The set ([`Among`]) is not judged here: see [`Self::matches_at`].
     pub fn matches(&self, c: &ConversationSummary) -> bool {
         if self.status.is_some_and(|s| s != c.status) {
@@ -403,11 +405,11 @@ impl ConversationFilter {
         let words: Vec<String> = [&c.application_number, &c.customer_name]
             .into_iter()
             .flatten()
-            .flat_map(|field| search_words(field))
+            .flat_map(|field| search_terms(field))
             .collect();
-        search_words(search)
+        search_terms(search)
             .iter()
-            .all(|wanted| words.contains(wanted))
+            .all(|term| words.iter().any(|word| word.starts_with(term.as_str())))
     }
 }
 
@@ -419,6 +421,42 @@ impl ConversationFilter {
             .is_none_or(|among| among.holds(c, now_ms, alert_ms))
             && self.matches(c)
     }
+}
+
+/// The terms of a search as you type, and the words it finds them at: [`search_words`]
+/// of `text` without its accents ("Chloé" gives "chloe", "Tūhoe" "tuhoe"). A term finds a
+/// word it begins.
+pub fn search_terms(text: &str) -> Vec<String> {
+    search_words(&fold(text))
+}
+
+/// `text` without accents: canonical decomposition with the combining marks
+/// (U+0300–U+036F) dropped. Letters that do not decompose (ø, ł, ß) stay as they are.
+/// The browser asks its own `String.prototype.normalize`, so no tables go into the WASM.
+pub fn fold(text: &str) -> String {
+    decomposed(text)
+        .chars()
+        .filter(|c| !('\u{300}'..='\u{36f}').contains(c))
+        .collect()
+}
+
+#[cfg(feature = "ssr")]
+fn decomposed(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    text.nfd().collect()
+}
+
+#[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+fn decomposed(text: &str) -> String {
+    js_sys::JsString::from(text)
+        .normalize("NFD")
+        .as_string()
+        .unwrap_or_else(|| text.to_owned())
+}
+
+#[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+fn decomposed(text: &str) -> String {
+    text.to_owned()
 }
 
 /// The words a search finds `text` by, and the words of a search: its runs of letters and
@@ -511,9 +549,7 @@ pub async fn list_conversations(
             next: None,
             wait_alert_ms: 0,
         },
-        None => state
-            .store
-            .list_conversations(&filter, after.as_deref(), 50)
+        None => crate::server::tally::list_page(&state, &filter, after.as_deref(), 50)
             .await
             .map_err(crate::server::errors::store)?,
     };
@@ -569,10 +605,12 @@ pub async fn count_conversations(
         }
         return Ok(counts);
     }
-    // Without a search, the counts the web process keeps from the live feed.
-    if filter.search.is_none()
-        && let Some(counts) = state.tally.counts()
-    {
+    // The counts the web process keeps from the live feed, once it has loaded them.
+    let kept = match filter.search.as_deref() {
+        None => state.tally.counts(),
+        Some(search) => state.tally.read(|c| c.search_counts(search)),
+    };
+    if let Some(counts) = kept {
         return Ok(counts);
     }
     // Lists asking at the same time share one count that started after they asked.

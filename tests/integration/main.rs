@@ -12,6 +12,7 @@ mod counts;
 mod helpers;
 mod ingest;
 mod ledger;
+mod search;
 mod sessions;
 mod timeline;
 mod tls;

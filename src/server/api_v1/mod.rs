@@ -380,10 +380,13 @@ async fn list_conversations(
     let params = Params::of(pairs(query)?, &["q", "status", "limit", "cursor"])?;
     let filter = ConversationFilter::parse(params.get("q"), params.get("status"))
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let page = state
-        .store
-        .list_conversations(&filter, params.cursor().as_deref(), params.limit()?)
-        .await?;
+    let page = crate::server::tally::list_page(
+        &state,
+        &filter,
+        params.cursor().as_deref(),
+        params.limit()?,
+    )
+    .await?;
     Ok(Json(schema::ConversationPage {
         items: page.items.into_iter().map(Into::into).collect(),
         next_cursor: page.next,

@@ -199,7 +199,9 @@ impl Store {
     }
 }
 
-/// The MongoDB query for `filter`; [`ConversationFilter::matches`] is its twin in Rust.
+/// The MongoDB query for `filter`: whole words. The lists search by the beginnings of
+/// words, from each web process's tally (`server::tally`); the store's query answers
+/// until the tally has loaded.
 fn filter_query(filter: &ConversationFilter) -> Document {
     let mut query = Document::new();
     if let Some(status) = &filter.status {
@@ -261,6 +263,12 @@ pub(super) fn regex_escape(text: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// Where a page given `text` as its cursor ends: the last conversation's activity time and
+/// id; `None` for a cursor no list gave.
+pub fn cursor_position(text: &str) -> Option<(i64, String)> {
+    Cursor::parse(text).map(|c| (c.at_ms, c.id))
 }
 
 /// Where a page ended, as its `next` token: the last conversation's activity time and
@@ -426,7 +434,7 @@ mod tests {
     }
 
     #[test]
-    fn the_browser_matches_as_the_query_does() {
+    fn the_browser_matches_as_the_tally_does_by_the_beginnings_of_words() {
         let c = summary("x");
         let with = |search: &str| ConversationFilter {
             search: Some(search.into()),
@@ -436,10 +444,13 @@ mod tests {
         assert!(with("app-2026").matches(&c));
         assert!(with("O'BRIEN zoË").matches(&c));
         assert!(with("0042").matches(&c));
-        // Whole words only, every one of them.
-        assert!(!with("o'b").matches(&c));
+        // The beginnings of words, accents or not; every term must begin one.
+        assert!(with("o'b").matches(&c));
+        assert!(with("zoe o").matches(&c));
+        assert!(with("APP-20").matches(&c));
         assert!(!with("0043").matches(&c));
         assert!(!with("zoë smith").matches(&c));
+        assert!(!with("rien").matches(&c));
         let paused = ConversationFilter {
             search: None,
             status: Some(Status::Paused),

@@ -12,6 +12,7 @@ mod timeline;
 mod tokens;
 mod users;
 
+pub use listing::cursor_position;
 pub use timeline::entry_order;
 pub use tokens::{MAX_TOKEN_NAME, TOKEN_PREFIX, TokenDoc, TokenNameError, parse_token_name};
 
