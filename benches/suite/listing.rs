@@ -133,8 +133,33 @@ pub async fn run(env: &Env, conversations: usize) -> Result<Figures, BenchError>
         repeat(&mut client, &format!("search={}", form_encode(rare)), 100).await?,
     );
     time(
-        "Search an application number typed halfway (\"APP-0\", no match)",
+        "Search an application number typed halfway (\"APP-0\")",
         repeat(&mut client, "search=APP-0", 100).await?,
+    );
+    // Search as you type: one, two and three letters of a name, and two terms.
+    time(
+        "Search as you type: \"s\", first page",
+        repeat(&mut client, "search=s", 100).await?,
+    );
+    time(
+        "Search as you type: \"sm\", first page",
+        repeat(&mut client, "search=sm", 100).await?,
+    );
+    time(
+        "Search as you type: \"smi\", first page",
+        repeat(&mut client, "search=smi", 100).await?,
+    );
+    time(
+        "Search as you type: \"smi\", deeper pages",
+        walk(&mut client, "search=smi", 200).await?,
+    );
+    time(
+        "Search as you type: \"APP-49\", first page",
+        repeat(&mut client, "search=APP-49", 100).await?,
+    );
+    time(
+        "Search as you type: \"j s\" (two one-letter terms), first page",
+        repeat(&mut client, "search=j%20s", 100).await?,
     );
     // The same list through `/api/v1`, with an API token.
     let (_, token) = Store::connect(&env.database_uri(db))

@@ -289,11 +289,11 @@ pub struct Change {
 /// Longest search term accepted.
 pub const MAX_SEARCH: usize = 100;
 
-/// Which conversations a list shows: those matching `search` and `status`. A search
-/// matches a conversation when every word of it is a word of the conversation's
-/// application number or customer name, whatever the case (see [`search_words`]):
-/// "smith jane" and "SMITH" find Jane Smith, "0042" finds APP-2026-0042, "smi" finds
-/// neither.
+/// Which conversations a list shows: those matching `search` and `status`, and in a set
+/// if `among` says one. A search matches a conversation when every term of it begins a
+/// word of the conversation's application number or customer name, whatever the case
+/// and the accents (see [`search_terms`]): "smi" and "jane sm" find Jane Smith, "APP-49"
+/// finds APP-49938-E, "chloe" finds Chloé, "mith" finds nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ConversationFilter {
     pub search: Option<String>,
