@@ -246,7 +246,7 @@ pub async fn get_overview(offset_minutes: i32) -> Result<Overview, ServerFnError
     let (state, user) = crate::server::auth::require_user().await?;
     crate::server::overview::overview(&state, &user, offset_minutes)
         .await
-        .map_err(|e| match e {
+        .map_err(|e| match &*e {
             crate::server::tally::TallyError::Loading => ServerFnError::new(e),
             other => crate::server::errors::internal(other),
         })

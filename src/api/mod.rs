@@ -528,8 +528,7 @@ pub struct CustomerProfile {
 /// Conversations by most recent activity that match `search` and `status`; `after` is the
 /// cursor of the previous page.
 /// `among` is one of the sets the overview links to, as its URL parameter says it
-/// (`attention=1`, `waiting=1`, `decided_since=<ms>`); such a list is one page of at most
-/// [`AMONG_SHOWN`].
+/// (`attention=1`, `waiting=1`, `decided_since=<ms>`).
 #[server(endpoint = "conversations/list")]
 pub async fn list_conversations(
     search: Option<String>,
@@ -539,26 +538,12 @@ pub async fn list_conversations(
 ) -> Result<ConversationPage, ServerFnError> {
     let (state, _) = crate::server::auth::require_user().await?;
     let filter = filter_among(search, status, among).map_err(ServerFnError::new)?;
-    let mut page = match filter.among {
-        Some(_) => ConversationPage {
-            items: state
-                .tally
-                .list(&state.store, &filter, state.wait_alert_ms)
-                .await
-                .map_err(crate::server::errors::internal)?,
-            next: None,
-            wait_alert_ms: 0,
-        },
-        None => crate::server::tally::list_page(&state, &filter, after.as_deref(), 50)
-            .await
-            .map_err(crate::server::errors::store)?,
-    };
+    let mut page = crate::server::tally::list_page(&state, &filter, after.as_deref(), 50)
+        .await
+        .map_err(crate::server::errors::tally)?;
     page.wait_alert_ms = state.wait_alert_ms;
     Ok(page)
 }
-
-/// The most conversations a list of a set ([`Among`]) shows.
-pub const AMONG_SHOWN: usize = 500;
 
 /// The filter of a URL's search, status and set (`among`: `<parameter>=<value>`).
 pub fn filter_among(
@@ -588,27 +573,20 @@ pub async fn count_conversations(
 ) -> Result<StatusCounts, ServerFnError> {
     let (state, _) = crate::server::auth::require_user().await?;
     let filter = filter_among(search, None, among).map_err(ServerFnError::new)?;
-    // A set's counts are of its list.
-    if filter.among.is_some() {
-        let items = state
-            .tally
-            .list(&state.store, &filter, state.wait_alert_ms)
-            .await
-            .map_err(crate::server::errors::internal)?;
-        let mut counts = StatusCounts::default();
-        for status in Status::ALL {
-            let n = items.iter().filter(|c| c.status == status).count() as i64;
-            if n > 0 {
-                counts.by_status.push((status, n));
-            }
-            counts.total += n;
-        }
-        return Ok(counts);
-    }
-    // The counts the web process keeps from the live feed, once it has loaded them.
-    let kept = match filter.search.as_deref() {
-        None => state.tally.counts(),
-        Some(search) => state.tally.read(|c| c.search_counts(search)),
+    // The counts the web process keeps from the live feed, once it has loaded them (a
+    // set's always: the store does not know the sets).
+    let now = crate::server::tally::now_ms();
+    let alert = state.wait_alert_ms;
+    let kept = match (&filter.search, filter.among) {
+        (None, None) => state.tally.counts(),
+        (_, Some(_)) => Some(
+            state
+                .tally
+                .read_loaded(|c| c.select_counts(&filter, now, alert))
+                .await
+                .map_err(crate::server::errors::tally)?,
+        ),
+        (Some(_), None) => state.tally.read(|c| c.select_counts(&filter, now, alert)),
     };
     if let Some(counts) = kept {
         return Ok(counts);

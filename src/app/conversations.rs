@@ -158,10 +158,7 @@ fn ConversationsPage(
                 .map(|_| {
                     view! {
                         <p class="muted">
-                            {format!(
-                                "Kept live by each web process; at most {} shown, most recent activity first.",
-                                crate::api::AMONG_SHOWN,
-                            )}
+                            "Live: conversations enter and leave as events arrive and time passes."
                         </p>
                     }
                 })}
@@ -391,10 +388,17 @@ fn LiveList(start: ListState, refetch: Callback<()>) -> impl IntoView {
         next,
         loading,
         move |cursor| {
-            let (search, status) =
-                filter.with_value(|f| (f.search.clone(), f.status.map(|s| s.as_str().to_owned())));
-            // Only lists without a set have further pages.
-            list_conversations(search, status, Some(cursor), None)
+            let (search, status, among) = filter.with_value(|f| {
+                (
+                    f.search.clone(),
+                    f.status.map(|s| s.as_str().to_owned()),
+                    f.among.map(|a| {
+                        let (name, value) = a.param();
+                        format!("{name}={value}")
+                    }),
+                )
+            });
+            list_conversations(search, status, Some(cursor), among)
         },
         move |page: ConversationPage| {
             items.update(|items| {
@@ -431,6 +435,7 @@ fn LiveList(start: ListState, refetch: Callback<()>) -> impl IntoView {
                         ("q", f.search.as_deref()),
                         ("status", f.status.map(Status::as_str)),
                         ("after", Some(&after)),
+                        param_of(&f.among.map(Among::param)),
                     ],
                 )
             })

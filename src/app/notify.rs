@@ -118,6 +118,23 @@ mod watch {
     use crate::api::{ConversationSummary, list_conversations};
     use crate::app::live::LiveFeed;
 
+    /// Every page of set `among` (at most 20), and when waits alert.
+    async fn every(among: &str) -> Option<(i64, Vec<ConversationSummary>)> {
+        let mut all = Vec::new();
+        let mut after = None;
+        for _ in 0..20 {
+            let page = list_conversations(None, None, after, Some(among.to_owned()))
+                .await
+                .ok()?;
+            all.extend(page.items);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Some((page.wait_alert_ms, all)),
+            }
+        }
+        None
+    }
+
     #[derive(Default)]
     struct Watch {
         /// The queue and the waits as this tab knows them.
@@ -158,15 +175,14 @@ mod watch {
                 return;
             }
             leptos::task::spawn_local(async move {
-                let among = |set: &str| list_conversations(None, None, None, Some(set.to_owned()));
-                let (Ok(queue), Ok(waiting)) =
-                    (among("attention=1").await, among("waiting=1").await)
+                let (Some(queue), Some(waiting)) =
+                    (every("attention=1").await, every("waiting=1").await)
                 else {
                     return;
                 };
                 watch.update_value(|w| {
-                    w.alert_ms = queue.wait_alert_ms;
-                    for c in waiting.items.into_iter().chain(queue.items) {
+                    w.alert_ms = queue.0;
+                    for c in waiting.1.into_iter().chain(queue.1) {
                         w.inside.extend(
                             (!attention::reasons(&c, js_sys::Date::now() as i64, w.alert_ms)
                                 .is_empty())

@@ -31,6 +31,14 @@ fn reference() -> String {
 }
 
 /// A store failure: only a malformed list position is the caller's.
+/// A read of the tally: still loading (try again), or the store's error.
+pub fn tally(error: crate::server::tally::TallyError) -> ServerFnError {
+    match error {
+        crate::server::tally::TallyError::Store(e) => store(e),
+        loading => ServerFnError::new(loading),
+    }
+}
+
 pub fn store(error: StoreError) -> ServerFnError {
     match error {
         StoreError::BadCursor => {

@@ -1,23 +1,48 @@
 //! The overview (`/`): the tally's figures of the moment, the first conversations of the
 //! attention queue, and for admins what ingest is doing (dead letters of the last 24
-//! hours, the consumer group's lag).
+//! hours, the consumer group's lag). Overviews asked for at the same time in the same zone
+//! share one reading ([`SharedRead`]): each is a pass over every conversation the tally
+//! holds, and 100 open overviews refetching at once made 100 passes on two cores.
+
+use std::sync::Arc;
 
 use crate::api::attention::{IngestHealth, Overview, QUEUE_SHOWN};
 use crate::api::{Among, Role};
 use crate::server::auth::User;
 use crate::server::ingest::dead_letter;
 use crate::server::metrics::group_backlog;
+use crate::server::shared_read::SharedRead;
 use crate::server::state::AppState;
 use crate::server::tally::{TallyError, now_ms};
 
-/// The overview for `user`, the day and hours cut `offset_minutes` ahead of UTC.
+/// Overviews being read, by zone offset and whether ingest's health is in them.
+pub type SharedOverviews = SharedRead<(i32, bool), Result<Overview, Arc<TallyError>>>;
+
+/// The overview for `user`, the day and hours cut `offset_minutes` ahead of UTC, shared
+/// with the overviews asked for meanwhile.
 pub async fn overview(
     state: &AppState,
     user: &User,
     offset_minutes: i32,
-) -> Result<Overview, TallyError> {
+) -> Result<Overview, Arc<TallyError>> {
     // No zone is more than 14 hours from UTC.
     let offset = offset_minutes.clamp(-14 * 60, 14 * 60);
+    let admin = user.role == Role::Admin;
+    let read = {
+        let state = state.clone();
+        move || {
+            let state = state.clone();
+            async move { read(&state, offset, admin).await.map_err(Arc::new) }
+        }
+    };
+    state
+        .overviews
+        .get((offset, admin), read)
+        .await
+        .map_err(|_| Arc::new(TallyError::Loading))?
+}
+
+async fn read(state: &AppState, offset: i32, admin: bool) -> Result<Overview, TallyError> {
     let now = now_ms();
     let alert = state.wait_alert_ms;
     let (mut overview, queue) = state
@@ -36,7 +61,7 @@ pub async fn overview(
         .collect();
     let mut summaries = state.store.summaries(&ids).await?;
     overview.queue = ids.iter().filter_map(|id| summaries.remove(id)).collect();
-    if user.role == Role::Admin {
+    if admin {
         overview.ingest = Some(ingest_health(state, now).await);
     }
     Ok(overview)

@@ -162,6 +162,7 @@ pub async fn serve(settings: ServeSettings) -> Result<(), ServeError> {
         tally,
         wait_alert_ms: i64::try_from(settings.wait_alert_secs.saturating_mul(1000))
             .unwrap_or(i64::MAX),
+        overviews: Arc::default(),
     };
     let app = router(state, &settings, session_key);
 

@@ -44,6 +44,8 @@ pub struct AppState {
     /// `WAIT_ALERT_SECS`, in ms: a customer waiting this long puts their conversation in
     /// the attention queue.
     pub wait_alert_ms: i64,
+    /// The overviews being read (see `server::overview`).
+    pub overviews: Arc<crate::server::overview::SharedOverviews>,
 }
 
 pub type SharedCounts = SharedRead<ConversationFilter, Result<StatusCounts, Arc<StoreError>>>;

@@ -29,8 +29,8 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::api::attention::{self, HourBar, Overview, Signals};
 use crate::api::{
-    AMONG_SHOWN, Among, ConversationFilter, ConversationPage, ConversationSummary, Status,
-    StatusCounts, search_terms,
+    Among, ConversationFilter, ConversationPage, ConversationSummary, Status, StatusCounts,
+    search_terms,
 };
 use crate::server::feed::Hub;
 use crate::server::store::{Store, StoreError, cursor_position};
@@ -72,6 +72,10 @@ struct Record {
     started_at: Option<i64>,
     last_activity: Option<i64>,
     signals: Signals,
+    /// A digest of the application number and customer name the words were indexed from:
+    /// most changes (a message, a status) name the conversation as before, and skip the
+    /// words.
+    named: u64,
 }
 
 impl From<&ConversationSummary> for Record {
@@ -82,8 +86,16 @@ impl From<&ConversationSummary> for Record {
             started_at: s.started_at_ms,
             last_activity: s.last_activity_ms,
             signals: s.signals.clone(),
+            named: named(s),
         }
     }
+}
+
+fn named(s: &ConversationSummary) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (&s.application_number, &s.customer_name).hash(&mut hasher);
+    hasher.finish()
 }
 
 /// Every conversation's record, and the counts they make.
@@ -110,14 +122,20 @@ impl Counted {
     /// Takes `s` as its conversation's state; an older or equal version than the one
     /// held changes nothing.
     pub fn apply(&mut self, s: &ConversationSummary) {
-        for field in [&s.application_number, &s.customer_name]
-            .into_iter()
-            .flatten()
-        {
-            for word in search_terms(field) {
-                let key = (Box::from(word), Box::from(s.id.as_str()));
-                if !self.words.contains(&key) {
-                    self.words.insert(key);
+        let renamed = self
+            .known
+            .get(s.id.as_str())
+            .is_none_or(|held| held.named != named(s));
+        if renamed {
+            for field in [&s.application_number, &s.customer_name]
+                .into_iter()
+                .flatten()
+            {
+                for word in search_terms(field) {
+                    let key = (Box::from(word), Box::from(s.id.as_str()));
+                    if !self.words.contains(&key) {
+                        self.words.insert(key);
+                    }
                 }
             }
         }
@@ -172,20 +190,28 @@ impl Counted {
         found
     }
 
+    /// The conversations with a word `term` begins (once per word).
+    fn begun<'a>(&'a self, term: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        let from = (Box::<str>::from(term), Box::<str>::from(""));
+        self.words
+            .range((Bound::Included(from), Bound::Unbounded))
+            .take_while(move |(word, _)| word.starts_with(term))
+            .map(|(_, id)| &**id)
+    }
+
     /// The conversations each term of `search` begins a word of, in `status` if given,
     /// most recent activity first: (activity, id).
     pub fn search(&self, search: &str, status: Option<Status>) -> Vec<Queued> {
-        let mut terms = search_terms(search);
-        // The longest term first: it has the fewest words to read.
-        terms.sort_by_key(|t| std::cmp::Reverse(t.len()));
+        // The term with the fewest words first: the set the others narrow is smallest.
+        let mut terms: Vec<(usize, String)> = search_terms(search)
+            .into_iter()
+            .map(|t| (self.begun(&t).count(), t))
+            .collect();
+        terms.sort_unstable();
         let mut found: Option<HashSet<&str>> = None;
-        for term in &terms {
-            let from = (Box::<str>::from(term.as_str()), Box::<str>::from(""));
+        for (_, term) in &terms {
             let begun: HashSet<&str> = self
-                .words
-                .range((Bound::Included(from), Bound::Unbounded))
-                .take_while(|(word, _)| word.starts_with(term.as_str()))
-                .map(|(_, id)| &**id)
+                .begun(term)
                 .filter(|id| found.as_ref().is_none_or(|f| f.contains(id)))
                 .collect();
             found = Some(begun);
@@ -204,10 +230,44 @@ impl Counted {
         rows
     }
 
-    /// How many conversations `search` finds, per status.
-    pub fn search_counts(&self, search: &str) -> StatusCounts {
+    /// The conversations `filter` picks at `now_ms`: its set (all without one), its
+    /// search, its status; most recent activity first.
+    pub fn select(&self, filter: &ConversationFilter, now_ms: i64, alert_ms: i64) -> Vec<Queued> {
+        let searched = filter
+            .search
+            .as_deref()
+            .map(|q| self.search(q, filter.status));
+        match (filter.among, searched) {
+            (Some(among), None) => self.pick(among, filter.status, now_ms, alert_ms),
+            (Some(among), Some(found)) => {
+                let held: HashSet<String> = self
+                    .pick(among, filter.status, now_ms, alert_ms)
+                    .into_iter()
+                    .map(|(_, id)| id)
+                    .collect();
+                found
+                    .into_iter()
+                    .filter(|(_, id)| held.contains(id))
+                    .collect()
+            }
+            (None, Some(found)) => found,
+            (None, None) => Vec::new(),
+        }
+    }
+
+    /// How many conversations `filter` picks (its status aside), per status.
+    pub fn select_counts(
+        &self,
+        filter: &ConversationFilter,
+        now_ms: i64,
+        alert_ms: i64,
+    ) -> StatusCounts {
+        let all = ConversationFilter {
+            status: None,
+            ..filter.clone()
+        };
         let mut counts = [0_i64; Status::ALL.len()];
-        for (_, id) in self.search(search, None) {
+        for (_, id) in self.select(&all, now_ms, alert_ms) {
             if let Some(r) = self.known.get(id.as_str()) {
                 counts[slot(r.status)] += 1;
             }
@@ -301,24 +361,25 @@ impl Counted {
 
 const HOUR: i64 = 3_600_000;
 
-/// A page of the conversation list for `filter` (no set) after `cursor`: a search from the
-/// tally's index of word beginnings once it has loaded, otherwise the store's.
+/// A page of the conversation list for `filter` after `cursor`: from the tally for a set
+/// or a search (once it has loaded), otherwise the store's.
 pub async fn list_page(
     state: &crate::server::state::AppState,
     filter: &ConversationFilter,
     cursor: Option<&str>,
     limit: usize,
-) -> Result<ConversationPage, StoreError> {
-    match state
+) -> Result<ConversationPage, TallyError> {
+    let kept = state
         .tally
-        .search_page(&state.store, filter, cursor, limit)
-        .await
-    {
-        Ok(Some(page)) => return Ok(page),
-        Ok(None) | Err(TallyError::Loading) => {}
-        Err(TallyError::Store(e)) => return Err(e),
+        .page(&state.store, filter, cursor, limit, state.wait_alert_ms)
+        .await?;
+    match kept {
+        Some(page) => Ok(page),
+        None => Ok(state
+            .store
+            .list_conversations(filter, cursor, limit)
+            .await?),
     }
-    state.store.list_conversations(filter, cursor, limit).await
 }
 
 /// Epoch milliseconds now.
@@ -346,25 +407,35 @@ impl Tally {
         self.read(f).ok_or(TallyError::Loading)
     }
 
-    /// A page of the conversations `filter`'s search finds (by the beginnings of words),
-    /// after `cursor` (the store's format: `<activity ms>[~reach]:<id>`), if the tally
-    /// has loaded; `None` before, when the store answers instead.
-    pub async fn search_page(
+    /// A page of the conversations `filter` picks (its set at this moment, its search by
+    /// the beginnings of words, its status), most recent activity first, after `cursor`
+    /// (the store's format: `<activity ms>[~reach]:<id>`); waits alert after `alert_ms`.
+    /// `None` for a filter with neither set nor search, or a search before the tally has
+    /// loaded: the store answers those. A set waits for the load.
+    pub async fn page(
         &self,
         store: &Store,
         filter: &ConversationFilter,
         cursor: Option<&str>,
         limit: usize,
+        alert_ms: i64,
     ) -> Result<Option<ConversationPage>, TallyError> {
-        let Some(search) = filter.search.as_deref() else {
+        if filter.among.is_none() && filter.search.is_none() {
             return Ok(None);
-        };
+        }
         let after = match cursor {
             Some(text) => Some(cursor_position(text).ok_or(StoreError::BadCursor)?),
             None => None,
         };
-        let Some(found) = self.read(|c| c.search(search, filter.status)) else {
-            return Ok(None);
+        let now = now_ms();
+        let select = |c: &Counted| c.select(filter, now, alert_ms);
+        let found = if filter.among.is_some() {
+            self.read_loaded(select).await?
+        } else {
+            match self.read(select) {
+                Some(found) => found,
+                None => return Ok(None),
+            }
         };
         let rest = match &after {
             // Most recent first: those after the cursor sort below it.
@@ -386,40 +457,8 @@ impl Tally {
         Ok(Some(ConversationPage {
             items,
             next,
-            wait_alert_ms: 0,
+            wait_alert_ms: alert_ms,
         }))
-    }
-
-    /// The conversations of `filter`'s set ([`Among`]) that match its status and search,
-    /// most recent activity first, at most [`AMONG_SHOWN`]; waits alert after `alert_ms`.
-    pub async fn list(
-        &self,
-        store: &Store,
-        filter: &ConversationFilter,
-        alert_ms: i64,
-    ) -> Result<Vec<ConversationSummary>, TallyError> {
-        let Some(among) = filter.among else {
-            return Ok(Vec::new());
-        };
-        let now = now_ms();
-        let ids = self
-            .read_loaded(|c| c.pick(among, filter.status, now, alert_ms))
-            .await?;
-        let mut found = Vec::new();
-        for chunk in ids.chunks(200) {
-            let ids: Vec<String> = chunk.iter().map(|(_, id)| id.clone()).collect();
-            let mut summaries = store.summaries(&ids).await?;
-            found.extend(
-                ids.iter()
-                    .filter_map(|id| summaries.remove(id))
-                    .filter(|s| filter.matches_at(s, now, alert_ms)),
-            );
-            if found.len() >= AMONG_SHOWN {
-                break;
-            }
-        }
-        found.truncate(AMONG_SHOWN);
-        Ok(found)
     }
 
     fn set(&self, counted: Option<Counted>) {
@@ -656,7 +695,11 @@ mod tests {
             "not the middle of a word"
         );
         assert!(c.search("jane x", None).is_empty(), "every term");
-        let counts = c.search_counts("a");
+        let counts = c.select_counts(
+            &ConversationFilter::parse(Some("a".into()), Some("active".into())).unwrap(),
+            0,
+            1,
+        );
         assert_eq!((counts.total, counts.of(Status::Active)), (3, 2));
         // A new name adds its words; the old ones still find it (as the store's do).
         let mut renamed = summary("sm", Status::Active, 2);

@@ -154,7 +154,12 @@ async fn risks_and_decisions_come_from_their_registers_and_the_tally_picks_them(
     };
     let mut got = Vec::new();
     for _ in 0..200 {
-        got = ids(tally.list(&env.store, &filter, 60_000).await.unwrap());
+        got = ids(tally
+            .page(&env.store, &filter, None, 50, 60_000)
+            .await
+            .unwrap()
+            .unwrap()
+            .items);
         if got.len() == 3 {
             break;
         }
@@ -170,7 +175,12 @@ async fn risks_and_decisions_come_from_their_registers_and_the_tally_picks_them(
     .await;
     env.drain(&mut consumer).await;
     for _ in 0..200 {
-        got = ids(tally.list(&env.store, &filter, 60_000).await.unwrap());
+        got = ids(tally
+            .page(&env.store, &filter, None, 50, 60_000)
+            .await
+            .unwrap()
+            .unwrap()
+            .items);
         if got.len() == 2 {
             break;
         }
@@ -183,9 +193,11 @@ async fn risks_and_decisions_come_from_their_registers_and_the_tally_picks_them(
     };
     assert_eq!(
         ids(tally
-            .list(&env.store, &referred_only, 60_000)
+            .page(&env.store, &referred_only, None, 50, 60_000)
             .await
-            .unwrap()),
+            .unwrap()
+            .unwrap()
+            .items),
         [referred]
     );
 }

@@ -1,4 +1,4 @@
-//! Search as you type from the tally's index of word beginnings (`Tally::search_page`),
+//! Search as you type from the tally's index of word beginnings (`Tally::page`),
 //! over a real store: pages follow one another without a gap or a repeat, agree with
 //! the browser's own test (`ConversationFilter::matches`), and a cursor no list gave is
 //! refused.
@@ -42,7 +42,7 @@ async fn a_search_by_word_beginnings_pages_through_every_match_once() {
         let mut cursor: Option<String> = None;
         loop {
             let page = tally
-                .search_page(&env.store, &filter, cursor.as_deref(), 1)
+                .page(&env.store, &filter, cursor.as_deref(), 1, 60_000)
                 .await
                 .unwrap()
                 .expect("the tally has loaded");
@@ -63,7 +63,7 @@ async fn a_search_by_word_beginnings_pages_through_every_match_once() {
     let filter = ConversationFilter::parse(Some("sa".into()), None).unwrap();
     assert!(matches!(
         tally
-            .search_page(&env.store, &filter, Some("not a cursor"), 10)
+            .page(&env.store, &filter, Some("not a cursor"), 10, 60_000)
             .await,
         Err(TallyError::Store(_))
     ));

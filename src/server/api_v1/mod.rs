@@ -107,6 +107,15 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::server::tally::TallyError> for ApiError {
+    fn from(e: crate::server::tally::TallyError) -> Self {
+        match e {
+            crate::server::tally::TallyError::Store(e) => e.into(),
+            loading => Self::new(StatusCode::SERVICE_UNAVAILABLE, loading.to_string()),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let problem = Problem {
