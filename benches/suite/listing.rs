@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use futures::TryStreamExt;
 use mongodb::bson::{self, Document, doc};
 
-use billie_dashboard::api::{ConversationPage, StatusCounts, search_words};
+use billie_dashboard::api::{ConversationPage, search_words};
 use billie_dashboard::server::store::Store;
 
 use crate::http::{Client, form_encode};
@@ -186,14 +186,15 @@ pub async fn run(env: &Env, conversations: usize) -> Result<Figures, BenchError>
         "API: search \"smith\", deeper pages",
         api_walk(&mut api, &format!("q={common}"), 200).await?,
     );
-    time("Status counts", counts(&mut client, "", 100).await?);
+    let counts = "/api/conversations/counts";
+    time("Status counts", posts(&mut client, counts, "", 100).await?);
     time(
         "Status counts, searching \"smith\"",
-        counts(&mut client, &format!("search={common}"), 100).await?,
+        posts(&mut client, counts, &format!("search={common}"), 100).await?,
     );
     time(
         "Status counts, 100 lists asking at once",
-        crowd_counts(&client, VIEWERS, 3).await?,
+        crowd(&client, counts, "", VIEWERS, 3).await?,
     );
     // The overview and the attention queue (kept by the tally, as the counts are).
     time(
@@ -407,31 +408,6 @@ async fn walk(client: &mut Client, form: &str, at_least: usize) -> Result<Sample
 /// How many open lists ask for the counts at once in the crowd scenario.
 const VIEWERS: usize = 100;
 
-/// `viewers` lists, each on its own connection, ask for the unfiltered counts `times`
-/// times each, all at once (each asks again as soon as it has its answer, as a list does
-/// when the feed is busy).
-async fn crowd_counts(
-    client: &Client,
-    viewers: usize,
-    times: usize,
-) -> Result<Samples, BenchError> {
-    let tasks: Vec<_> = (0..viewers)
-        .map(|_| {
-            let mut viewer = client.same_session();
-            tokio::spawn(async move {
-                counts(&mut viewer, "", times)
-                    .await
-                    .map_err(|e| e.to_string())
-            })
-        })
-        .collect();
-    let mut samples = Samples::default();
-    for task in tasks {
-        samples.extend(task.await??);
-    }
-    Ok(samples)
-}
-
 /// `viewers` pages, each on its own connection, post `form` to `path` `times` times each,
 /// all at once.
 async fn crowd(
@@ -475,23 +451,6 @@ async fn posts(
         if response.status != 200 {
             return Err(format!("{path} answered {}", response.status).into());
         }
-        samples.push(response.elapsed);
-    }
-    Ok(samples)
-}
-
-async fn counts(client: &mut Client, form: &str, times: usize) -> Result<Samples, BenchError> {
-    let mut samples = Samples::default();
-    let started = Instant::now();
-    for _ in 0..times {
-        if started.elapsed() > TIME_BOX && samples.len() >= MIN_CALLS {
-            break;
-        }
-        let response = client.post("/api/conversations/counts", form).await?;
-        if response.status != 200 {
-            return Err(format!("counts answered {}", response.status).into());
-        }
-        let _: StatusCounts = serde_json::from_slice(&response.body)?;
         samples.push(response.elapsed);
     }
     Ok(samples)

@@ -58,12 +58,14 @@ test("each page's code is loaded when the page is first shown", async ({ page })
   await page.getByLabel('Email').fill(ADMIN.email);
   await page.getByLabel('Password').fill(ADMIN.password);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page).toHaveURL(/\/conversations$/);
+  // Sign-in lands on the overview.
+  await expect(page).toHaveURL(/\/$/);
   await hydrated(page);
   await expect(page.getByTestId('live-badge')).toHaveText('Live');
   const afterSignIn = loaded.slice(signingIn).filter((path) => path.includes('_route_view_'));
   expect(afterSignIn.length).toBe(1);
-  expect(pageCode('conversations')).toBe(true);
+  expect(pageCode('overview')).toBe(true);
+  expect(pageCode('conversations')).toBe(false);
 
   // Another page, moved to in the browser, loads its code, and the page works.
   await page.getByRole('link', { name: 'Users' }).click();

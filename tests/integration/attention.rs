@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use billie_dashboard::api::attention::Signals;
 use billie_dashboard::api::{Among, ConversationFilter, Status};
-use billie_dashboard::server::feed::Hub;
 use billie_dashboard::server::tally::Tally;
 
 use crate::helpers::{TestEnv, entry, user_input};
@@ -80,10 +79,7 @@ async fn a_wait_runs_from_the_first_unanswered_message_in_any_arrival_order() {
 async fn risks_and_decisions_come_from_their_registers_and_the_tally_picks_them() {
     let env = TestEnv::new().await;
     let mut consumer = env.consumer("c1").await;
-    let hub = Hub::new(env.channel.clone());
-    tokio::spawn(hub.clone().relay(env.redis.clone()));
-    let tally = Tally::default();
-    tokio::spawn(tally.clone().follow(hub.clone(), env.store.clone()));
+    let tally = crate::helpers::following_tally(&env);
 
     let (fraud, identity, referred) = ("attention-fraud", "attention-id", "attention-ref");
     env.append(&[
@@ -147,25 +143,7 @@ async fn risks_and_decisions_come_from_their_registers_and_the_tally_picks_them(
         among: Some(Among::Attention),
         ..ConversationFilter::default()
     };
-    let ids = |found: Vec<billie_dashboard::api::ConversationSummary>| {
-        let mut ids: Vec<String> = found.into_iter().map(|c| c.id).collect();
-        ids.sort();
-        ids
-    };
-    let mut got = Vec::new();
-    for _ in 0..200 {
-        got = ids(tally
-            .page(&env.store, &filter, None, 50, 60_000)
-            .await
-            .unwrap()
-            .unwrap()
-            .items);
-        if got.len() == 3 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(got, [fraud, identity, referred]);
+    settled(&tally, &env, &filter, &[fraud, identity, referred]).await;
     env.append(&[event(
         fraud,
         "3",
@@ -174,30 +152,33 @@ async fn risks_and_decisions_come_from_their_registers_and_the_tally_picks_them(
     )])
     .await;
     env.drain(&mut consumer).await;
-    for _ in 0..200 {
-        got = ids(tally
-            .page(&env.store, &filter, None, 50, 60_000)
-            .await
-            .unwrap()
-            .unwrap()
-            .items);
-        if got.len() == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(got, [identity, referred]);
+    settled(&tally, &env, &filter, &[identity, referred]).await;
     let referred_only = ConversationFilter {
         status: Some(Status::Referred),
         ..filter
     };
-    assert_eq!(
-        ids(tally
-            .page(&env.store, &referred_only, None, 50, 60_000)
-            .await
+    settled(&tally, &env, &referred_only, &[referred]).await;
+}
+
+/// Waits until the tally's list of `filter` is `want` (any order): it follows the feed.
+async fn settled(tally: &Tally, env: &TestEnv, filter: &ConversationFilter, want: &[&str]) {
+    let mut want: Vec<&str> = want.to_vec();
+    want.sort_unstable();
+    let mut got = Vec::new();
+    for _ in 0..200 {
+        let page = tally.page(&env.store, filter, None, 50, 60_000).await;
+        got = page
             .unwrap()
             .unwrap()
-            .items),
-        [referred]
-    );
+            .items
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        got.sort_unstable();
+        if got == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the list stayed {got:?}, not {want:?}");
 }

@@ -5,8 +5,6 @@
 use std::time::Duration;
 
 use billie_dashboard::api::ConversationFilter;
-use billie_dashboard::server::feed::Hub;
-use billie_dashboard::server::tally::Tally;
 
 use crate::helpers::{TestEnv, fixture_fields};
 
@@ -20,10 +18,7 @@ async fn the_kept_counts_follow_ingest_and_agree_with_the_store() {
     let mut consumer = env.consumer("c1").await;
     env.drain(&mut consumer).await;
 
-    let hub = Hub::new(env.channel.clone());
-    tokio::spawn(hub.clone().relay(env.redis.clone()));
-    let tally = Tally::default();
-    tokio::spawn(tally.clone().follow(hub.clone(), env.store.clone()));
+    let tally = crate::helpers::following_tally(&env);
     let all = ConversationFilter::default();
     let agree = || async {
         let want = env.store.count_conversations(&all).await.unwrap();

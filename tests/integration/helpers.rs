@@ -236,6 +236,16 @@ impl TestEnv {
     }
 }
 
+/// A web process's tally (`server::tally`) following this environment's live feed, as
+/// the web process starts it; it loads from the store on its own.
+pub fn following_tally(env: &TestEnv) -> billie_dashboard::server::tally::Tally {
+    let hub = billie_dashboard::server::feed::Hub::new(env.channel.clone());
+    tokio::spawn(hub.clone().relay(env.redis.clone()));
+    let tally = billie_dashboard::server::tally::Tally::default();
+    tokio::spawn(tally.clone().follow(hub, env.store.clone()));
+    tally
+}
+
 /// An entry's fields from literal pairs.
 pub fn entry(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs

@@ -6,8 +6,7 @@
 use std::time::Duration;
 
 use billie_dashboard::api::ConversationFilter;
-use billie_dashboard::server::feed::Hub;
-use billie_dashboard::server::tally::{Tally, TallyError};
+use billie_dashboard::server::tally::TallyError;
 
 use crate::helpers::{TestEnv, fixture_fields};
 
@@ -17,10 +16,7 @@ async fn a_search_by_word_beginnings_pages_through_every_match_once() {
     env.append(&fixture_fields("conversations.jsonl")).await;
     let mut consumer = env.consumer("c1").await;
     env.drain(&mut consumer).await;
-    let hub = Hub::new(env.channel.clone());
-    tokio::spawn(hub.clone().relay(env.redis.clone()));
-    let tally = Tally::default();
-    tokio::spawn(tally.clone().follow(hub.clone(), env.store.clone()));
+    let tally = crate::helpers::following_tally(&env);
     for _ in 0..200 {
         if tally.counts().is_some() {
             break;

@@ -370,7 +370,7 @@ pub enum BadInput {
 #[utoipa::path(
     get, path = "/api/v1/conversations", tag = "conversations",
     params(
-        ("q" = Option<String>, Query, description = "Search: every word must be a word of the application number or the customer's name (case-insensitive)."),
+        ("q" = Option<String>, Query, description = "Search as you type: every term must begin a word of the application number or the customer's name, whatever the case and the accents (\"smi\" finds Smith, \"chloe\" finds Chloé)."),
         ("status" = Option<String>, Query, description = "Only conversations with this status: active, paused, soft_end, hard_end, approved, declined or referred."),
         ("limit" = Option<u32>, Query, description = "Items per page, 1 to 200 (default 50)."),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page."),
