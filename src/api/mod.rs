@@ -349,10 +349,21 @@ impl Among {
 
     /// Whether `c` is in the set at `now_ms`, waits alerting after `alert_ms`.
     pub fn holds(self, c: &ConversationSummary, now_ms: i64, alert_ms: i64) -> bool {
+        self.holds_of(c.status, &c.signals, now_ms, alert_ms)
+    }
+
+    /// [`Self::holds`] for a conversation in `status` with `signals`.
+    pub fn holds_of(
+        self,
+        status: Status,
+        signals: &attention::Signals,
+        now_ms: i64,
+        alert_ms: i64,
+    ) -> bool {
         match self {
-            Self::Attention => !attention::reasons(c, now_ms, alert_ms).is_empty(),
-            Self::Waiting => attention::waiting_since(c.status, &c.signals).is_some(),
-            Self::DecidedSince(at) => c.signals.decided_at_ms.is_some_and(|d| d >= at),
+            Self::Attention => !attention::reasons_of(status, signals, now_ms, alert_ms).is_empty(),
+            Self::Waiting => attention::waiting_since(status, signals).is_some(),
+            Self::DecidedSince(at) => signals.decided_at_ms.is_some_and(|d| d >= at),
         }
     }
 

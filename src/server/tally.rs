@@ -132,10 +132,7 @@ impl Counted {
                 .flatten()
             {
                 for word in search_terms(field) {
-                    let key = (Box::from(word), Box::from(s.id.as_str()));
-                    if !self.words.contains(&key) {
-                        self.words.insert(key);
-                    }
+                    self.words.insert((word.into(), s.id.as_str().into()));
                 }
             }
         }
@@ -173,17 +170,13 @@ impl Counted {
         now_ms: i64,
         alert_ms: i64,
     ) -> Vec<Queued> {
-        let holds = |r: &Record| match among {
-            Among::Attention => {
-                !attention::reasons_of(r.status, &r.signals, now_ms, alert_ms).is_empty()
-            }
-            Among::Waiting => attention::waiting_since(r.status, &r.signals).is_some(),
-            Among::DecidedSince(at) => r.signals.decided_at_ms.is_some_and(|d| d >= at),
-        };
         let mut found: Vec<Queued> = self
             .known
             .iter()
-            .filter(|(_, r)| status.is_none_or(|s| s == r.status) && holds(r))
+            .filter(|(_, r)| {
+                status.is_none_or(|s| s == r.status)
+                    && among.holds_of(r.status, &r.signals, now_ms, alert_ms)
+            })
             .map(|(id, r)| (r.last_activity, id.to_string()))
             .collect();
         found.sort_unstable_by(|a, b| b.cmp(a));
