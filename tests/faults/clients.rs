@@ -127,22 +127,51 @@ impl Clients {
     /// Waits until every client has been put back in step (a new socket's `hello`, or a
     /// `resync`) after `since`, then told of a change, connected to `addr` if given; the
     /// time from `since` until then.
+    ///
+    /// `since` must be taken before the fault: the feed may put clients back in step
+    /// before whoever caused the fault sees it over (a relay subscribes to a Redis that
+    /// is still loading its data, which answers SUBSCRIBE but not PING).
     pub async fn resynced(
         &self,
         since: Instant,
         addr: Option<SocketAddr>,
     ) -> Result<Duration, Error> {
-        self.wait(
-            "every client back in step and told of a change",
-            Duration::from_secs(120),
-            |s| {
-                s.synced_at.is_some_and(|at| at >= since)
-                    && s.changed_at.is_some_and(|at| at >= since)
-                    && addr.is_none_or(|addr| s.connected_to == Some(addr))
-            },
-        )
-        .await?;
+        let in_step = |s: &Seen| {
+            s.synced_at
+                .is_some_and(|synced| synced >= since && s.changed_at.is_some_and(|c| c >= synced))
+                && addr.is_none_or(|addr| s.connected_to == Some(addr))
+        };
+        let waited = self
+            .wait(
+                "every client back in step and told of a change",
+                Duration::from_secs(120),
+                in_step,
+            )
+            .await;
+        if let Err(e) = waited {
+            return Err(format!("{e} ({})", self.describe(since).await).into());
+        }
         Ok(since.elapsed())
+    }
+
+    /// Where the clients stand relative to `since`, for a failure's message.
+    async fn describe(&self, since: Instant) -> String {
+        let (mut unsynced, mut untold, mut disconnected) = (0, 0, 0);
+        for seen in &self.seen {
+            let seen = seen.lock().await;
+            match seen.synced_at {
+                Some(synced) if synced >= since => {
+                    untold += usize::from(seen.changed_at.is_none_or(|c| c < synced));
+                }
+                _ => unsynced += 1,
+            }
+            disconnected += usize::from(seen.connected_to.is_none());
+        }
+        format!(
+            "of {} clients, {unsynced} not put back in step, {untold} in step but told of no \
+             change since, {disconnected} not connected",
+            self.seen.len()
+        )
     }
 
     /// Waits until every client has been told of a change after `since`, connected all

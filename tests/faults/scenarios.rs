@@ -346,17 +346,17 @@ async fn redis_restart(suite: &mut Suite) -> Outcome {
         // The fault's schedule: a while under load first.
         tokio::time::sleep(Duration::from_secs(5)).await;
         stage.caught_up().await?;
+        let stopped = Instant::now();
         suite.redis.restart().await?;
-        let back = Instant::now();
         // The simulator, a producer without retries, exits when Redis goes away.
         if let Some(mut simulator) = stage.simulator.take() {
             simulator.kill().await?;
         }
         stage.load()?;
-        clients.resynced(back, None).await?;
+        clients.resynced(stopped, None).await?;
         stage.caught_up().await?;
         clients.stop().await;
-        Ok(back.elapsed())
+        Ok(stopped.elapsed())
     }
     .await;
     let what = format!("Redis stopped and started again under {} events/s", s.rate);
