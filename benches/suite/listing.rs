@@ -14,6 +14,7 @@ use futures::TryStreamExt;
 use mongodb::bson::{self, Document, doc};
 
 use billie_dashboard::api::{ConversationPage, search_words};
+use billie_dashboard::server::projection::customer::customer_words;
 use billie_dashboard::server::store::Store;
 
 use crate::http::{Client, form_encode};
@@ -161,6 +162,33 @@ pub async fn run(env: &Env, conversations: usize) -> Result<Figures, BenchError>
         "Search as you type: \"j s\" (two one-letter terms), first page",
         repeat(&mut client, "search=j%20s", 100).await?,
     );
+    // The customers list, searched as you type (one customer per conversation), and the
+    // substring scan it replaced, asked of the store directly, for the ratio.
+    let customers = "/api/customers/list";
+    for (name, form) in [
+        (
+            "Customers: search as you type \"s\", first page",
+            "search=s",
+        ),
+        (
+            "Customers: search as you type \"sm\", first page",
+            "search=sm",
+        ),
+        (
+            "Customers: search as you type \"smi\", first page",
+            "search=smi",
+        ),
+        (
+            "Customers: search as you type \"j sm\", first page",
+            "search=j%20sm",
+        ),
+    ] {
+        time(name, posts(&mut client, customers, form, 100).await?);
+    }
+    time(
+        "Customers: \"smi\" as a substring of the name (the scan replaced), first page",
+        substring_scan(env, db, "smi", 20).await?,
+    );
     // The same list through `/api/v1`, with an API token.
     let (_, token) = Store::connect(&env.database_uri(db))
         .await?
@@ -250,7 +278,9 @@ async fn seed(env: &Env, db: &str, total: usize) -> Result<(), BenchError> {
         .collection::<Document>("conversations");
     let now =
         chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now()).timestamp_millis();
+    let customers = env.database(db).await?.collection::<Document>("customers");
     let mut batch = Vec::with_capacity(1000);
+    let mut people = Vec::with_capacity(1000);
     for i in 0..total {
         let mut conversation = templates[i % templates.len()].clone();
         let name = format!(
@@ -266,7 +296,7 @@ async fn seed(env: &Env, db: &str, total: usize) -> Result<(), BenchError> {
         let mut words = search_words(&app);
         words.extend(search_words(&name));
         conversation.insert("search_words", words);
-        conversation.insert("customer_name", name);
+        conversation.insert("customer_name", &name);
         conversation.insert("started_at", at);
         conversation.insert("last_activity_at", at);
         conversation.insert("last_message_at", at);
@@ -279,16 +309,77 @@ async fn seed(env: &Env, db: &str, total: usize) -> Result<(), BenchError> {
         if let Ok(application) = conversation.get_document_mut("application") {
             application.insert("application_number", &app);
         }
+        people.push(customer(i, &name));
         batch.push(conversation);
         if batch.len() == 1000 || i + 1 == total {
             target
                 .insert_many(std::mem::take(&mut batch))
                 .ordered(false)
                 .await?;
+            customers
+                .insert_many(std::mem::take(&mut people))
+                .ordered(false)
+                .await?;
         }
     }
-    eprintln!("list: {total} conversations stored");
+    eprintln!("list: {total} conversations and their customers stored");
     Ok(())
+}
+
+/// Customer `i`, named `name`, as ingest stores one (fields as `"<order>|<value>"`).
+fn customer(i: usize, name: &str) -> Document {
+    let id = format!("CB{i:06}");
+    let (first, last) = name.split_once(' ').unwrap_or((name, ""));
+    let order = "0001764000000000000000000001|";
+    let email = format!("{}.{i}@mail.example", first.to_lowercase());
+    let fields = [
+        ("profile.first_name", format!("{order}{first}")),
+        ("profile.last_name", format!("{order}{last}")),
+        ("profile.email_address", format!("{order}{email}")),
+    ];
+    let words: Vec<String> = customer_words(&id, fields.iter().map(|(p, v)| (*p, v.as_str())))
+        .into_iter()
+        .collect();
+    doc! {
+        "_id": &id,
+        "name": name,
+        "name_order": order.trim_end_matches('|'),
+        "sort_name": name.to_lowercase(),
+        "profile": { "first_name": &fields[0].1, "last_name": &fields[1].1, "email_address": &fields[2].1 },
+        "conversations": [format!("bench-{i:06}")],
+        "search_words": words,
+    }
+}
+
+/// The customers search before search words: `text` anywhere in the name, any case (a
+/// scan of the collection), by name, a page of 50; asked of the store directly.
+async fn substring_scan(
+    env: &Env,
+    db: &str,
+    text: &str,
+    times: usize,
+) -> Result<Samples, BenchError> {
+    let customers = env.database(db).await?.collection::<Document>("customers");
+    let mut samples = Samples::default();
+    let started = Instant::now();
+    for _ in 0..times {
+        if started.elapsed() > TIME_BOX && samples.len() >= MIN_CALLS {
+            break;
+        }
+        let asked = Instant::now();
+        let page: Vec<Document> = customers
+            .find(doc! { "name": { "$regex": text, "$options": "i" } })
+            .sort(doc! { "sort_name": 1, "_id": 1 })
+            .limit(51)
+            .await?
+            .try_collect()
+            .await?;
+        if page.is_empty() {
+            return Err(format!("no customer's name contains {text:?}").into());
+        }
+        samples.push(asked.elapsed());
+    }
+    Ok(samples)
 }
 
 async fn list(client: &mut Client, form: &str) -> Result<(ConversationPage, Duration), BenchError> {

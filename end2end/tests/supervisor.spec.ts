@@ -84,6 +84,24 @@ test('search as you type: the beginnings of words, any case, any accents, every 
   // The middle of a word is not its beginning.
   await search.fill(`mith ${t}`);
   await expect(page.getByText('No conversations match.')).toBeVisible();
+
+  // The customers list the same, and by their id and email address too.
+  await page.goto('/customers');
+  await hydrated(page);
+  const customers = page.getByTestId('customer-list');
+  const searchCustomers = page.getByLabel('Search customers');
+  const findsCustomer = async (q: string, id: string) => {
+    await searchCustomers.fill(q);
+    await expect(customers.locator(`[data-id="${id}"]`), `"${q}"`).toBeVisible();
+  };
+  await findsCustomer('smi', `CJ${t}`);
+  await findsCustomer('jane sm', `CJ${t}`);
+  await findsCustomer('chloe', `CC${t}`);
+  await findsCustomer('CHLO mar', `CC${t}`);
+  await findsCustomer('tuhoe', `CT${t}`);
+  await findsCustomer(`ct${t}`, `CT${t}`);
+  await searchCustomers.fill(`mith cj${t}`);
+  await expect(page.getByText('No customers match.')).toBeVisible();
 });
 
 test('a status tab filters the list, and its count follows live', async ({ page }) => {

@@ -509,6 +509,11 @@ async fn customers_are_listed_by_name_and_found_by_name_email_or_id() {
         find("0000").await.is_empty(),
         "the stored order prefix is not searchable"
     );
+    assert!(
+        find("ester").await.is_empty(),
+        "words are found by their beginning"
+    );
+    assert_eq!(find("nam te").await.len(), 7, "each word a prefix");
 
     let profile = env.store.customer_profile("CU2").await.unwrap().unwrap();
     assert_eq!(
@@ -530,4 +535,64 @@ async fn customers_are_listed_by_name_and_found_by_name_email_or_id() {
             .unwrap()
             .is_none()
     );
+}
+
+#[tokio::test]
+async fn customers_are_found_as_you_type_by_every_name_and_email_they_have_had() {
+    let env = TestEnv::new().await;
+    let at = "2026-11-03T09:00:00Z";
+    let jane = r#"{"customer_id":"CJ","first_name":"Jane","last_name":"Smith"}"#;
+    let chloe = r#"{"customer_id":"CC","first_name":"Chloé","last_name":"Martin"}"#;
+    let aroha = r#"{"customer_id":"CT","first_name":"Aroha","last_name":"Tūhoe"}"#;
+    // Jane marries: the list shows her new name, and both find her.
+    let married = r#"{"customer_id":"CJ","last_name":"Jones","email_address":"jane@new.example"}"#;
+    env.append(&[
+        details("w1", "2", at, jane),
+        details("w2", "2", at, chloe),
+        details("w3", "2", at, aroha),
+        details("w1", "3", "2026-11-03T10:00:00Z", married),
+    ])
+    .await;
+    let mut consumer = env.consumer("c1").await;
+    env.drain(&mut consumer).await;
+    let find = |q: &'static str| {
+        let store = env.store.clone();
+        async move {
+            let page = store.list_customers(Some(q), None, 50).await.unwrap();
+            page.items.into_iter().map(|c| c.id).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(find("smi").await, ["CJ"]);
+    assert_eq!(find("jane sm").await, ["CJ"]);
+    assert_eq!(find("JANE JON").await, ["CJ"]);
+    assert_eq!(find("new.ex").await, ["CJ"]);
+    assert_eq!(find("chloe").await, ["CC"]);
+    assert_eq!(find("CHLOÉ M").await, ["CC"]);
+    assert_eq!(find("tuhoe").await, ["CT"]);
+    assert_eq!(find("tūh").await, ["CT"]);
+    assert!(
+        find("jane martin").await.is_empty(),
+        "every word, of one customer"
+    );
+    let jane = env
+        .store
+        .list_customers(Some("smith"), None, 50)
+        .await
+        .unwrap();
+    assert_eq!(jane.items[0].name.as_deref(), Some("Jane Jones"));
+
+    // A customer stored before customers had search words is given them at start-up.
+    env.db
+        .collection::<mongodb::bson::Document>("customers")
+        .insert_one(mongodb::bson::doc! {
+            "_id": "OLD-1", "name": "Renée Lima", "sort_name": "renée lima",
+            "profile": { "first_name": "0001|Renée", "last_name": "0001|Lima" },
+        })
+        .await
+        .unwrap();
+    assert!(find("renee").await.is_empty(), "not searchable yet");
+    assert_eq!(env.store.add_missing_customer_words().await.unwrap(), 1);
+    assert_eq!(find("renee li").await, ["OLD-1"]);
+    assert_eq!(find("old").await, ["OLD-1"]);
+    assert_eq!(env.store.add_missing_customer_words().await.unwrap(), 0);
 }

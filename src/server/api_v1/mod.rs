@@ -473,7 +473,7 @@ async fn conversation_events(
 #[utoipa::path(
     get, path = "/api/v1/customers", tag = "customers",
     params(
-        ("q" = Option<String>, Query, description = "Search: part of the name, email address or customer id (case-insensitive)."),
+        ("q" = Option<String>, Query, description = "Search as you type: every term must begin a word of the customer id or of a name or email address the customer has had, whatever the case and the accents (\"smi\" finds Smith, \"jane@new\" finds jane@new.example)."),
         ("limit" = Option<u32>, Query, description = "Items per page, 1 to 200 (default 50)."),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page."),
     ),

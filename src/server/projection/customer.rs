@@ -7,16 +7,52 @@
 //! with a fixed-width order, so a plain `$max` keeps the newest value in one write, and
 //! applying an event again changes nothing: the per-field merge is [`newest`], in a batch
 //! ([`merge`]) as in the store. The merged name is copied on by `names`.
+//!
+//! A customer is searched by the words of their id and of every name and email address
+//! an event gave them ([`SEARCHED`]), kept as a set: a union of every event's words is
+//! the same whatever the batches and the order, as the projections must be.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use mongodb::bson::{Bson, Document, doc};
 
+use super::SEARCH_WORDS;
 use super::write::{Collection, Write};
+use crate::api::search_terms;
 use crate::contract::{Address, Body, CustomerPatch, Event};
 
 /// Where unnamed customers sort: after every name.
 pub const UNNAMED: &str = "~";
+
+/// The profile fields a customer is found by, besides their id.
+pub const SEARCHED: [&str; 5] = [
+    "profile.first_name",
+    "profile.middle_name",
+    "profile.last_name",
+    "profile.preferred_name",
+    "profile.email_address",
+];
+
+/// The search words of customer `id` with profile `fields` (paths and stored values):
+/// those of the id and of each [`SEARCHED`] field, folded as a search is.
+pub fn customer_words<'a>(
+    id: &str,
+    fields: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> BTreeSet<String> {
+    let mut words: BTreeSet<String> = search_terms(id).into_iter().collect();
+    words.extend(searched_words(fields));
+    words
+}
+
+/// The search words of the [`SEARCHED`] fields among `fields`.
+fn searched_words<'a>(
+    fields: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> impl Iterator<Item = String> {
+    fields
+        .into_iter()
+        .filter(|(path, _)| SEARCHED.contains(path))
+        .flat_map(|(_, value)| search_terms(stored_value(value)))
+}
 
 /// The order prefix of a field set at `at_ms` by an event with `seq`: 16 digits of
 /// milliseconds, then 12 of `seq`, so strings compare as (time, `seq`) pairs do.
@@ -144,6 +180,9 @@ pub struct CustomerMerge<'a> {
     conversations: Vec<&'a str>,
     applications: Vec<&'a str>,
     fields: BTreeMap<&'a str, &'a str>,
+    /// The search words of the id and of every searched value of the batch, not only
+    /// the newest.
+    words: BTreeSet<String>,
     /// Conversations linked by the batch, which a known name reaches.
     pub linked: Vec<&'a str>,
     /// Whether the name reaches every conversation of the customer.
@@ -171,6 +210,7 @@ impl<'a> CustomerMerge<'a> {
             conversations: Vec::new(),
             applications: Vec::new(),
             fields: BTreeMap::new(),
+            words: customer_words(id, []),
             linked: Vec::new(),
             everywhere: false,
         }
@@ -190,6 +230,8 @@ impl<'a> CustomerMerge<'a> {
             let kept = self.fields.entry(path).or_insert(value);
             *kept = newest(kept, value);
         }
+        let fields = facts.fields.iter().map(|(p, v)| (p.as_str(), v.as_str()));
+        self.words.extend(searched_words(fields));
         match facts.reach {
             Reach::ThisConversation => add(&mut self.linked, &facts.conversation),
             Reach::EveryConversation => self.everywhere = true,
@@ -201,12 +243,18 @@ impl<'a> CustomerMerge<'a> {
         &self.fields
     }
 
-    /// The write storing the merge: `$addToSet` the links, `$max` each field. `upsert`
-    /// creates the customer (false once another writer has).
+    /// The write storing the merge: `$addToSet` the links and search words, `$max` each
+    /// field. `upsert` creates the customer (false once another writer has).
     pub fn write(&self, upsert: bool) -> Write {
         let mut links = doc! { "conversations": { "$each": &self.conversations } };
         if !self.applications.is_empty() {
             links.insert("applications", doc! { "$each": &self.applications });
+        }
+        if !self.words.is_empty() {
+            links.insert(
+                SEARCH_WORDS,
+                doc! { "$each": self.words.iter().collect::<Vec<_>>() },
+            );
         }
         let mut update = doc! {
             "$addToSet": links,
@@ -247,6 +295,56 @@ fn address_fields(a: &Address) -> [(&'static str, &Option<String>); 9] {
 mod tests {
     use super::*;
     use crate::contract::RawEntry;
+
+    #[test]
+    fn a_customer_is_found_by_every_name_and_email_the_batch_gave_them() {
+        let facts = |order: &str, fields: &[(&str, &str)]| CustomerFacts {
+            id: "CU-7".into(),
+            conversation: "c".into(),
+            application: None,
+            fields: fields
+                .iter()
+                .map(|(path, value)| ((*path).to_owned(), format!("{order}|{value}")))
+                .collect(),
+            reach: Reach::EveryConversation,
+        };
+        let batch = [
+            facts(
+                "1",
+                &[("profile.first_name", "Chloé"), ("profile.title", "Dr")],
+            ),
+            facts(
+                "2",
+                &[
+                    ("profile.first_name", "Zoë"),
+                    ("profile.email_address", "z.tuhoe@mail.example"),
+                ],
+            ),
+        ];
+        let merges = merge(&batch);
+        let write = merges[0].write(true);
+        let words = write
+            .update
+            .get_document("$addToSet")
+            .and_then(|d| d.get_document(SEARCH_WORDS))
+            .and_then(|d| d.get_array("$each"))
+            .unwrap();
+        let words: Vec<&str> = words.iter().filter_map(|w| w.as_str()).collect();
+        assert_eq!(
+            words,
+            ["7", "chloe", "cu", "example", "mail", "tuhoe", "z", "zoe"],
+            "the older name too, folded; not the title"
+        );
+        assert_eq!(
+            write
+                .update
+                .get_document("$max")
+                .unwrap()
+                .get_str("profile.first_name"),
+            Ok("2|Zoë"),
+            "the profile keeps the newest"
+        );
+    }
 
     #[test]
     fn newer_events_sort_after_older_ones_field_by_field() {

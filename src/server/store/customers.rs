@@ -8,8 +8,11 @@ use mongodb::bson::{self, Document, doc};
 
 use super::listing::regex_escape;
 use super::{Store, StoreError, SummaryDoc, summary_projection};
-use crate::api::{ConversationSummary, Customer, CustomerPage, CustomerProfile, CustomerSummary};
-use crate::server::projection::customer::{UNNAMED, stored_value};
+use crate::api::{
+    ConversationSummary, Customer, CustomerPage, CustomerProfile, CustomerSummary, search_terms,
+};
+use crate::server::projection::SEARCH_WORDS;
+use crate::server::projection::customer::{SEARCHED, UNNAMED, customer_words, stored_value};
 use crate::server::projection::names::{CustomerName, Shown, strings};
 
 impl Store {
@@ -60,6 +63,44 @@ impl Store {
         Ok(shown)
     }
 
+    /// Gives search words to the customers stored before customers had them (from the
+    /// id, names and email address they have now); returns how many it changed. Harmless
+    /// to run again, or from two processes at once.
+    pub async fn add_missing_customer_words(&self) -> Result<u64, StoreError> {
+        let missing = doc! { SEARCH_WORDS: { "$exists": false } };
+        let mut projection = doc! {};
+        for path in SEARCHED {
+            projection.insert(path, 1);
+        }
+        let mut cursor = self
+            .customers()
+            .find(missing.clone())
+            .projection(projection)
+            .await?;
+        let mut changed = 0;
+        while cursor.advance().await? {
+            let doc = cursor.deserialize_current()?;
+            let Ok(id) = doc.get_str("_id") else { continue };
+            let profile = doc.get_document("profile").ok();
+            let fields = SEARCHED.iter().filter_map(|path| {
+                let key = path.strip_prefix("profile.")?;
+                Some((*path, profile?.get_str(key).ok()?))
+            });
+            let words: Vec<String> = customer_words(id, fields).into_iter().collect();
+            let mut filter = missing.clone();
+            filter.insert("_id", id);
+            let result = self
+                .customers()
+                .update_one(
+                    filter,
+                    doc! { "$addToSet": { SEARCH_WORDS: { "$each": words } } },
+                )
+                .await?;
+            changed += result.modified_count;
+        }
+        Ok(changed)
+    }
+
     /// A customer's profile and links.
     pub async fn get_customer(&self, id: &str) -> Result<Option<Customer>, StoreError> {
         Ok(self
@@ -95,25 +136,16 @@ impl Store {
         }))
     }
 
-    /// Customers by name (unnamed ones last) matching `search` in their name, email
-    /// address or id, case-insensitive; a page after the one `after` ends.
+    /// Customers by name (unnamed ones last) matching `search`: each of its words begins
+    /// a word of their id or of a name or email address they have had, whatever the case
+    /// and the accents; a page after the one `after` ends.
     pub async fn list_customers(
         &self,
         search: Option<&str>,
         after: Option<&str>,
         limit: usize,
     ) -> Result<CustomerPage, StoreError> {
-        let mut clauses = Vec::new();
-        if let Some(search) = search {
-            let text = regex_escape(search);
-            let contains = doc! { "$regex": &text, "$options": "i" };
-            clauses.push(doc! { "$or": [
-                { "name": contains.clone() },
-                { "_id": contains },
-                // Stored as "<order>|<value>": match the value only.
-                { "profile.email_address": { "$regex": format!("^[0-9]*\\|.*{text}"), "$options": "i" } },
-            ] });
-        }
+        let mut clauses: Vec<Document> = search.map(word_prefixes).unwrap_or_default();
         if let Some(cursor) = after {
             let (sort_name, id) = cursor.split_once('\n').ok_or(StoreError::BadCursor)?;
             clauses.push(doc! { "$or": [
@@ -167,6 +199,19 @@ impl Store {
     }
 }
 
+/// The clauses finding the customers whose search words begin with each word of
+/// `search`: a range of the `by_search_word` index each (an anchored, case-sensitive
+/// pattern; the words are stored folded, as the search is). The longest word comes
+/// first, as likely the rarest: some servers read the index for the first clause only.
+fn word_prefixes(search: &str) -> Vec<Document> {
+    let mut words = search_terms(search);
+    words.sort_by_key(|word| std::cmp::Reverse(word.chars().count()));
+    words
+        .iter()
+        .map(|word| doc! { SEARCH_WORDS: { "$regex": format!("^{}", regex_escape(word)) } })
+        .collect()
+}
+
 fn customer_from(id: &str, doc: &Document) -> Customer {
     let profile = doc.get_document("profile").cloned().unwrap_or_default();
     let text = |d: &Document, key: &str| d.get_str(key).ok().map(|v| stored_value(v).to_owned());
@@ -205,5 +250,29 @@ fn customer_from(id: &str, doc: &Document) -> Customer {
         mailing_address: address("mailing_address"),
         conversations: strings(doc, "conversations"),
         applications: strings(doc, "applications"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_customer_search_is_a_range_of_the_index_per_word_longest_first() {
+        assert_eq!(
+            word_prefixes("Jane SM"),
+            [
+                doc! { SEARCH_WORDS: { "$regex": "^jane" } },
+                doc! { SEARCH_WORDS: { "$regex": "^sm" } },
+            ]
+        );
+        assert_eq!(
+            word_prefixes("Chloé o.b"),
+            [
+                doc! { SEARCH_WORDS: { "$regex": "^chloe" } },
+                doc! { SEARCH_WORDS: { "$regex": "^b" } },
+                doc! { SEARCH_WORDS: { "$regex": "^o" } },
+            ]
+        );
     }
 }

@@ -179,9 +179,15 @@ impl Store {
             index("by_customer", doc! { "customer_id": 1 }),
         ];
         self.conversations.create_indexes(conversations).await?;
-        // Customers by name.
+        // Customers by name, and searched: one entry per search word, then by name.
         self.customers()
-            .create_index(index("by_name", doc! { "sort_name": 1, "_id": 1 }))
+            .create_indexes([
+                index("by_name", doc! { "sort_name": 1, "_id": 1 }),
+                index(
+                    "by_search_word",
+                    doc! { SEARCH_WORDS: 1, "sort_name": 1, "_id": 1 },
+                ),
+            ])
             .await?;
         let mut email = index("email_unique", doc! { "email": 1 });
         if let Some(options) = email.options.as_mut() {
