@@ -546,7 +546,9 @@ async fn customers_are_found_as_you_type_by_every_name_and_email_they_have_had()
     let aroha = r#"{"customer_id":"CT","first_name":"Aroha","last_name":"Tūhoe"}"#;
     // Jane marries: the list shows her new name, and both find her.
     let married = r#"{"customer_id":"CJ","last_name":"Jones","email_address":"jane@new.example"}"#;
+    let long = r#"{"customer_id":"CL","last_name":"Wolfeschlegelsteinhausenbergerdorff"}"#;
     env.append(&[
+        details("w4", "2", at, long),
         details("w1", "2", at, jane),
         details("w2", "2", at, chloe),
         details("w3", "2", at, aroha),
@@ -574,6 +576,11 @@ async fn customers_are_found_as_you_type_by_every_name_and_email_they_have_had()
         find("jane martin").await.is_empty(),
         "every word, of one customer"
     );
+    assert_eq!(find("wolfeschlegelsteinhausenbergerd").await, ["CL"]);
+    assert!(
+        find("wolfeschlegelsteinhausenbergerx").await.is_empty(),
+        "a word longer than the keys is matched whole"
+    );
     let jane = env
         .store
         .list_customers(Some("smith"), None, 50)
@@ -581,7 +588,7 @@ async fn customers_are_found_as_you_type_by_every_name_and_email_they_have_had()
         .unwrap();
     assert_eq!(jane.items[0].name.as_deref(), Some("Jane Jones"));
 
-    // A customer stored before customers had search words is given them at start-up.
+    // A customer stored before customers had search keys is given them at start-up.
     env.db
         .collection::<mongodb::bson::Document>("customers")
         .insert_one(mongodb::bson::doc! {
@@ -591,8 +598,8 @@ async fn customers_are_found_as_you_type_by_every_name_and_email_they_have_had()
         .await
         .unwrap();
     assert!(find("renee").await.is_empty(), "not searchable yet");
-    assert_eq!(env.store.add_missing_customer_words().await.unwrap(), 1);
+    assert_eq!(env.store.add_missing_customer_keys().await.unwrap(), 1);
     assert_eq!(find("renee li").await, ["OLD-1"]);
     assert_eq!(find("old").await, ["OLD-1"]);
-    assert_eq!(env.store.add_missing_customer_words().await.unwrap(), 0);
+    assert_eq!(env.store.add_missing_customer_keys().await.unwrap(), 0);
 }

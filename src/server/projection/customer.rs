@@ -8,15 +8,17 @@
 //! applying an event again changes nothing: the per-field merge is [`newest`], in a batch
 //! ([`merge`]) as in the store. The merged name is copied on by `names`.
 //!
-//! A customer is searched by the words of their id and of every name and email address
-//! an event gave them ([`SEARCHED`]), kept as a set: a union of every event's words is
-//! the same whatever the batches and the order, as the projections must be.
+//! A customer is searched by the beginnings of the words of their id and of every name
+//! and email address an event gave them ([`SEARCHED`]): every beginning is kept, as a set,
+//! in [`SEARCH_PREFIXES`], indexed with the name, so a term typed so far is one point of
+//! the index, whose entries under it are already in the list's order. A union of every
+//! event's beginnings is the same whatever the batches and the order, as the projections
+//! must be.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use mongodb::bson::{Bson, Document, doc};
 
-use super::SEARCH_WORDS;
 use super::write::{Collection, Write};
 use crate::api::search_terms;
 use crate::contract::{Address, Body, CustomerPatch, Event};
@@ -33,25 +35,50 @@ pub const SEARCHED: [&str; 5] = [
     "profile.email_address",
 ];
 
-/// The search words of customer `id` with profile `fields` (paths and stored values):
-/// those of the id and of each [`SEARCHED`] field, folded as a search is.
-pub fn customer_words<'a>(
+/// The field holding a customer's search keys (see [`customer_keys`]).
+pub const SEARCH_PREFIXES: &str = "search_prefixes";
+
+/// The longest beginning of a word kept: a longer term is looked up by its first
+/// `PREFIX_CHARS` characters, then matched against the whole words.
+pub const PREFIX_CHARS: usize = 24;
+
+/// How much of a value is searchable: bounds a customer's keys whatever an event sends.
+const SEARCHED_CHARS: usize = 200;
+
+/// The search keys of customer `id` with profile `fields` (paths and stored values): the
+/// beginnings of the words of the id and of each [`SEARCHED`] field.
+pub fn customer_keys<'a>(
     id: &str,
     fields: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> BTreeSet<String> {
-    let mut words: BTreeSet<String> = search_terms(id).into_iter().collect();
-    words.extend(searched_words(fields));
-    words
+    let mut keys = keys_of(id);
+    keys.extend(searched_keys(fields));
+    keys
 }
 
-/// The search words of the [`SEARCHED`] fields among `fields`.
-fn searched_words<'a>(
+/// The search keys of the [`SEARCHED`] fields among `fields`.
+fn searched_keys<'a>(
     fields: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> impl Iterator<Item = String> {
     fields
         .into_iter()
         .filter(|(path, _)| SEARCHED.contains(path))
-        .flat_map(|(_, value)| search_terms(stored_value(value)))
+        .flat_map(|(_, value)| keys_of(stored_value(value)))
+}
+
+/// Every beginning of every word of `text` (its first [`SEARCHED_CHARS`] characters),
+/// folded as a search is, up to [`PREFIX_CHARS`] characters, and the whole word if longer.
+fn keys_of(text: &str) -> BTreeSet<String> {
+    let head: String = text.chars().take(SEARCHED_CHARS).collect();
+    let mut keys = BTreeSet::new();
+    for word in search_terms(&head) {
+        let ends = word.char_indices().map(|(at, _)| at).skip(1);
+        for end in ends.chain([word.len()]).take(PREFIX_CHARS) {
+            keys.insert(word[..end].to_owned());
+        }
+        keys.insert(word);
+    }
+    keys
 }
 
 /// The order prefix of a field set at `at_ms` by an event with `seq`: 16 digits of
@@ -180,9 +207,9 @@ pub struct CustomerMerge<'a> {
     conversations: Vec<&'a str>,
     applications: Vec<&'a str>,
     fields: BTreeMap<&'a str, &'a str>,
-    /// The search words of the id and of every searched value of the batch, not only
-    /// the newest.
-    words: BTreeSet<String>,
+    /// The search keys of the id and of every searched value of the batch, not only the
+    /// newest.
+    keys: BTreeSet<String>,
     /// Conversations linked by the batch, which a known name reaches.
     pub linked: Vec<&'a str>,
     /// Whether the name reaches every conversation of the customer.
@@ -210,7 +237,7 @@ impl<'a> CustomerMerge<'a> {
             conversations: Vec::new(),
             applications: Vec::new(),
             fields: BTreeMap::new(),
-            words: customer_words(id, []),
+            keys: keys_of(id),
             linked: Vec::new(),
             everywhere: false,
         }
@@ -231,7 +258,7 @@ impl<'a> CustomerMerge<'a> {
             *kept = newest(kept, value);
         }
         let fields = facts.fields.iter().map(|(p, v)| (p.as_str(), v.as_str()));
-        self.words.extend(searched_words(fields));
+        self.keys.extend(searched_keys(fields));
         match facts.reach {
             Reach::ThisConversation => add(&mut self.linked, &facts.conversation),
             Reach::EveryConversation => self.everywhere = true,
@@ -243,18 +270,16 @@ impl<'a> CustomerMerge<'a> {
         &self.fields
     }
 
-    /// The write storing the merge: `$addToSet` the links and search words, `$max` each
+    /// The write storing the merge: `$addToSet` the links and search keys, `$max` each
     /// field. `upsert` creates the customer (false once another writer has).
     pub fn write(&self, upsert: bool) -> Write {
         let mut links = doc! { "conversations": { "$each": &self.conversations } };
         if !self.applications.is_empty() {
             links.insert("applications", doc! { "$each": &self.applications });
         }
-        if !self.words.is_empty() {
-            links.insert(
-                SEARCH_WORDS,
-                doc! { "$each": self.words.iter().collect::<Vec<_>>() },
-            );
+        if !self.keys.is_empty() {
+            let keys: Vec<&String> = self.keys.iter().collect();
+            links.insert(SEARCH_PREFIXES, doc! { "$each": keys });
         }
         let mut update = doc! {
             "$addToSet": links,
@@ -297,7 +322,7 @@ mod tests {
     use crate::contract::RawEntry;
 
     #[test]
-    fn a_customer_is_found_by_every_name_and_email_the_batch_gave_them() {
+    fn a_customer_is_found_by_every_beginning_of_every_name_and_email_the_batch_gave_them() {
         let facts = |order: &str, fields: &[(&str, &str)]| CustomerFacts {
             id: "CU-7".into(),
             conversation: "c".into(),
@@ -317,22 +342,29 @@ mod tests {
                 "2",
                 &[
                     ("profile.first_name", "Zoë"),
-                    ("profile.email_address", "z.tuhoe@mail.example"),
+                    ("profile.email_address", "z.ng@ma.il"),
                 ],
             ),
         ];
         let merges = merge(&batch);
         let write = merges[0].write(true);
-        let words = write
+        let keys = write
             .update
             .get_document("$addToSet")
-            .and_then(|d| d.get_document(SEARCH_WORDS))
+            .and_then(|d| d.get_document(SEARCH_PREFIXES))
             .and_then(|d| d.get_array("$each"))
             .unwrap();
-        let words: Vec<&str> = words.iter().filter_map(|w| w.as_str()).collect();
+        let keys: Vec<&str> = keys.iter().filter_map(|w| w.as_str()).collect();
         assert_eq!(
-            words,
-            ["7", "chloe", "cu", "example", "mail", "tuhoe", "z", "zoe"],
+            keys,
+            [
+                "7", "c", "ch", "chl", "chlo", "chloe", "cu", "il", "i", "m", "ma", "n", "ng", "z",
+                "zo", "zoe"
+            ]
+            .into_iter()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect::<Vec<_>>(),
             "the older name too, folded; not the title"
         );
         assert_eq!(
@@ -344,6 +376,18 @@ mod tests {
             Ok("2|Zoë"),
             "the profile keeps the newest"
         );
+    }
+
+    #[test]
+    fn a_long_word_keeps_its_first_beginnings_and_itself_and_a_long_value_its_head() {
+        let word = "a".repeat(30);
+        let keys = customer_keys("X", [("profile.last_name", word.as_str())]);
+        assert_eq!(keys.len(), 1 + PREFIX_CHARS + 1);
+        assert!(keys.contains(&word));
+        assert!(!keys.contains(&"a".repeat(PREFIX_CHARS + 1)));
+        let endless = "ab ".repeat(10_000);
+        let keys = customer_keys("X", [("profile.first_name", endless.as_str())]);
+        assert_eq!(keys.len(), 3, "x, a and ab, nothing more for 10,000 words");
     }
 
     #[test]
