@@ -258,18 +258,11 @@ mod tests {
 
     fn conv(status: Status, signals: Signals) -> ConversationSummary {
         ConversationSummary {
-            id: "c".into(),
-            application_number: None,
-            customer_id: None,
-            customer_name: None,
-            loan_amount: None,
-            loan_purpose: None,
-            status,
             started_at_ms: Some(0),
             last_activity_ms: Some(0),
             message_count: 1,
-            version: 1,
             signals,
+            ..ConversationSummary::example("c", status)
         }
     }
 

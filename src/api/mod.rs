@@ -131,6 +131,28 @@ pub struct ConversationSummary {
     pub signals: attention::Signals,
 }
 
+#[cfg(test)]
+impl ConversationSummary {
+    /// A conversation known only by its id and status, at version 1: what a test starts
+    /// from, setting the fields it is about.
+    pub fn example(id: &str, status: Status) -> Self {
+        Self {
+            id: id.into(),
+            application_number: None,
+            customer_id: None,
+            customer_name: None,
+            loan_amount: None,
+            loan_purpose: None,
+            status,
+            started_at_ms: None,
+            last_activity_ms: None,
+            message_count: 0,
+            version: 1,
+            signals: attention::Signals::default(),
+        }
+    }
+}
+
 /// One transcript message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {

@@ -629,18 +629,9 @@ mod tests {
 
     fn summary(id: &str, version: i64, last_activity: i64) -> ConversationSummary {
         ConversationSummary {
-            id: id.into(),
-            application_number: None,
-            customer_id: None,
-            customer_name: None,
-            loan_amount: None,
-            loan_purpose: None,
-            status: Status::Active,
-            started_at_ms: None,
             last_activity_ms: Some(last_activity),
-            message_count: 0,
             version,
-            signals: Default::default(),
+            ..ConversationSummary::example(id, Status::Active)
         }
     }
 

@@ -518,18 +518,8 @@ mod tests {
 
     fn summary(id: &str, status: Status, version: i64) -> ConversationSummary {
         ConversationSummary {
-            id: id.into(),
-            application_number: None,
-            customer_id: None,
-            customer_name: None,
-            loan_amount: None,
-            loan_purpose: None,
-            status,
-            started_at_ms: None,
-            last_activity_ms: None,
-            message_count: 0,
             version,
-            signals: Signals::default(),
+            ..ConversationSummary::example(id, status)
         }
     }
 

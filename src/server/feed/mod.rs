@@ -487,18 +487,8 @@ mod tests {
     fn change(version: i64) -> Change {
         Change {
             conversation: crate::api::ConversationSummary {
-                id: "c1".to_owned(),
-                application_number: None,
-                customer_id: None,
-                customer_name: None,
-                loan_amount: None,
-                loan_purpose: None,
-                status: crate::api::Status::Active,
-                started_at_ms: None,
-                last_activity_ms: None,
-                message_count: 0,
                 version,
-                signals: Default::default(),
+                ..crate::api::ConversationSummary::example("c1", crate::api::Status::Active)
             },
             message: None,
         }

@@ -333,18 +333,10 @@ mod tests {
 
     fn summary(id: &str) -> ConversationSummary {
         ConversationSummary {
-            id: id.into(),
             application_number: Some("APP-2026-0042".into()),
-            customer_id: None,
             customer_name: Some("Zoë O'Brien".into()),
-            loan_amount: None,
-            loan_purpose: None,
-            status: Status::Active,
-            started_at_ms: None,
             last_activity_ms: Some(42),
-            message_count: 0,
-            version: 1,
-            signals: Default::default(),
+            ..ConversationSummary::example(id, Status::Active)
         }
     }
 
