@@ -14,7 +14,7 @@ use futures::TryStreamExt;
 use mongodb::bson::{self, Document, doc};
 
 use billie_dashboard::api::{ConversationPage, search_words};
-use billie_dashboard::server::projection::customer::{SEARCH_PREFIXES, customer_keys};
+use billie_dashboard::server::projection::customer::customer_words;
 use billie_dashboard::server::store::Store;
 
 use crate::http::{Client, form_encode};
@@ -337,7 +337,7 @@ fn customer(i: usize, name: &str) -> Document {
         ("profile.last_name", format!("{order}{last}")),
         ("profile.email_address", format!("{order}{email}")),
     ];
-    let keys: Vec<String> = customer_keys(&id, fields.iter().map(|(p, v)| (*p, v.as_str())))
+    let words: Vec<String> = customer_words(&id, fields.iter().map(|(p, v)| (*p, v.as_str())))
         .into_iter()
         .collect();
     doc! {
@@ -347,7 +347,7 @@ fn customer(i: usize, name: &str) -> Document {
         "sort_name": name.to_lowercase(),
         "profile": { "first_name": &fields[0].1, "last_name": &fields[1].1, "email_address": &fields[2].1 },
         "conversations": [format!("bench-{i:06}")],
-        SEARCH_PREFIXES: keys,
+        "search_words": words,
     }
 }
 

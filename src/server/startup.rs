@@ -228,8 +228,8 @@ async fn start_ingest(
         settings.ingest_consumers,
     )
     .await?;
-    // Conversations and customers stored by an older version get their search words or
-    // keys, and conversations their parts where they live now, in the background.
+    // Conversations and customers stored by an older version get their search words, and
+    // conversations their parts where they live now, in the background.
     let backfill = store.clone();
     tokio::spawn(async move {
         match backfill.add_missing_search_words().await {
@@ -237,10 +237,10 @@ async fn start_ingest(
             Ok(n) => tracing::info!(conversations = n, "search words added"),
             Err(e) => tracing::warn!(error = %e, "search words not added to older conversations"),
         }
-        match backfill.add_missing_customer_keys().await {
+        match backfill.add_missing_customer_words().await {
             Ok(0) => {}
-            Ok(n) => tracing::info!(customers = n, "search keys added"),
-            Err(e) => tracing::warn!(error = %e, "search keys not added to older customers"),
+            Ok(n) => tracing::info!(customers = n, "search words added"),
+            Err(e) => tracing::warn!(error = %e, "search words not added to older customers"),
         }
         for (from, to) in projection::registers::MOVED {
             match backfill.move_field(from, to).await {

@@ -8,17 +8,18 @@
 //! applying an event again changes nothing: the per-field merge is [`newest`], in a batch
 //! ([`merge`]) as in the store. The merged name is copied on by `names`.
 //!
-//! A customer is searched by the beginnings of the words of their id and of every name
-//! and email address an event gave them ([`SEARCHED`]): every beginning is kept, as a set,
-//! in [`SEARCH_PREFIXES`], indexed with the name, so a term typed so far is one point of
-//! the index, whose entries under it are already in the list's order. A union of every
-//! event's beginnings is the same whatever the batches and the order, as the projections
-//! must be.
+//! A customer is searched by the words of their id and of every name and email address
+//! an event gave them ([`SEARCHED`]), kept as a set: a union of every event's words is
+//! the same whatever the batches and the order, as the projections must be. Words, not
+//! every beginning of them: a term is then a range of the index rather than one point,
+//! but a store that rewrites a document's index entries on every change (secantusd-rs)
+//! lost a quarter of ingest's speed to a customer's 17 to 40 beginnings (BENCHMARKS.md).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use mongodb::bson::{Bson, Document, doc};
 
+use super::SEARCH_WORDS;
 use super::write::{Collection, Write};
 use crate::api::search_terms;
 use crate::contract::{Address, Body, CustomerPatch, Event};
@@ -35,50 +36,34 @@ pub const SEARCHED: [&str; 5] = [
     "profile.email_address",
 ];
 
-/// The field holding a customer's search keys (see [`customer_keys`]).
-pub const SEARCH_PREFIXES: &str = "search_prefixes";
-
-/// The longest beginning of a word kept: a longer term is looked up by its first
-/// `PREFIX_CHARS` characters, then matched against the whole words.
-pub const PREFIX_CHARS: usize = 24;
-
-/// How much of a value is searchable: bounds a customer's keys whatever an event sends.
+/// How much of a value is searched: bounds a customer's words whatever an event sends.
 const SEARCHED_CHARS: usize = 200;
 
-/// The search keys of customer `id` with profile `fields` (paths and stored values): the
-/// beginnings of the words of the id and of each [`SEARCHED`] field.
-pub fn customer_keys<'a>(
+/// The search words of customer `id` with profile `fields` (paths and stored values):
+/// those of the id and of each [`SEARCHED`] field, folded as a search is.
+pub fn customer_words<'a>(
     id: &str,
     fields: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> BTreeSet<String> {
-    let mut keys = keys_of(id);
-    keys.extend(searched_keys(fields));
-    keys
+    let mut words: BTreeSet<String> = words_of(id).collect();
+    words.extend(searched_words(fields));
+    words
 }
 
-/// The search keys of the [`SEARCHED`] fields among `fields`.
-fn searched_keys<'a>(
+/// The words of the first [`SEARCHED_CHARS`] characters of `text`, folded.
+fn words_of(text: &str) -> impl Iterator<Item = String> {
+    let head: String = text.chars().take(SEARCHED_CHARS).collect();
+    search_terms(&head).into_iter()
+}
+
+/// The search words of the [`SEARCHED`] fields among `fields`.
+fn searched_words<'a>(
     fields: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> impl Iterator<Item = String> {
     fields
         .into_iter()
         .filter(|(path, _)| SEARCHED.contains(path))
-        .flat_map(|(_, value)| keys_of(stored_value(value)))
-}
-
-/// Every beginning of every word of `text` (its first [`SEARCHED_CHARS`] characters),
-/// folded as a search is, up to [`PREFIX_CHARS`] characters, and the whole word if longer.
-fn keys_of(text: &str) -> BTreeSet<String> {
-    let head: String = text.chars().take(SEARCHED_CHARS).collect();
-    let mut keys = BTreeSet::new();
-    for word in search_terms(&head) {
-        let ends = word.char_indices().map(|(at, _)| at).skip(1);
-        for end in ends.chain([word.len()]).take(PREFIX_CHARS) {
-            keys.insert(word[..end].to_owned());
-        }
-        keys.insert(word);
-    }
-    keys
+        .flat_map(|(_, value)| words_of(stored_value(value)))
 }
 
 /// The order prefix of a field set at `at_ms` by an event with `seq`: 16 digits of
@@ -207,9 +192,9 @@ pub struct CustomerMerge<'a> {
     conversations: Vec<&'a str>,
     applications: Vec<&'a str>,
     fields: BTreeMap<&'a str, &'a str>,
-    /// The search keys of the id and of every searched value of the batch, not only the
-    /// newest.
-    keys: BTreeSet<String>,
+    /// The search words of the id and of every searched value of the batch, not only
+    /// the newest.
+    words: BTreeSet<String>,
     /// Conversations linked by the batch, which a known name reaches.
     pub linked: Vec<&'a str>,
     /// Whether the name reaches every conversation of the customer.
@@ -237,7 +222,7 @@ impl<'a> CustomerMerge<'a> {
             conversations: Vec::new(),
             applications: Vec::new(),
             fields: BTreeMap::new(),
-            keys: keys_of(id),
+            words: customer_words(id, []),
             linked: Vec::new(),
             everywhere: false,
         }
@@ -258,7 +243,7 @@ impl<'a> CustomerMerge<'a> {
             *kept = newest(kept, value);
         }
         let fields = facts.fields.iter().map(|(p, v)| (p.as_str(), v.as_str()));
-        self.keys.extend(searched_keys(fields));
+        self.words.extend(searched_words(fields));
         match facts.reach {
             Reach::ThisConversation => add(&mut self.linked, &facts.conversation),
             Reach::EveryConversation => self.everywhere = true,
@@ -270,16 +255,18 @@ impl<'a> CustomerMerge<'a> {
         &self.fields
     }
 
-    /// The write storing the merge: `$addToSet` the links and search keys, `$max` each
+    /// The write storing the merge: `$addToSet` the links and search words, `$max` each
     /// field. `upsert` creates the customer (false once another writer has).
     pub fn write(&self, upsert: bool) -> Write {
         let mut links = doc! { "conversations": { "$each": &self.conversations } };
         if !self.applications.is_empty() {
             links.insert("applications", doc! { "$each": &self.applications });
         }
-        if !self.keys.is_empty() {
-            let keys: Vec<&String> = self.keys.iter().collect();
-            links.insert(SEARCH_PREFIXES, doc! { "$each": keys });
+        if !self.words.is_empty() {
+            links.insert(
+                SEARCH_WORDS,
+                doc! { "$each": self.words.iter().collect::<Vec<_>>() },
+            );
         }
         let mut update = doc! {
             "$addToSet": links,
@@ -322,7 +309,7 @@ mod tests {
     use crate::contract::RawEntry;
 
     #[test]
-    fn a_customer_is_found_by_every_beginning_of_every_name_and_email_the_batch_gave_them() {
+    fn a_customer_is_found_by_every_name_and_email_the_batch_gave_them() {
         let facts = |order: &str, fields: &[(&str, &str)]| CustomerFacts {
             id: "CU-7".into(),
             conversation: "c".into(),
@@ -342,29 +329,22 @@ mod tests {
                 "2",
                 &[
                     ("profile.first_name", "Zoë"),
-                    ("profile.email_address", "z.ng@ma.il"),
+                    ("profile.email_address", "z.tuhoe@mail.example"),
                 ],
             ),
         ];
         let merges = merge(&batch);
         let write = merges[0].write(true);
-        let keys = write
+        let words = write
             .update
             .get_document("$addToSet")
-            .and_then(|d| d.get_document(SEARCH_PREFIXES))
+            .and_then(|d| d.get_document(SEARCH_WORDS))
             .and_then(|d| d.get_array("$each"))
             .unwrap();
-        let keys: Vec<&str> = keys.iter().filter_map(|w| w.as_str()).collect();
+        let words: Vec<&str> = words.iter().filter_map(|w| w.as_str()).collect();
         assert_eq!(
-            keys,
-            [
-                "7", "c", "ch", "chl", "chlo", "chloe", "cu", "il", "i", "m", "ma", "n", "ng", "z",
-                "zo", "zoe"
-            ]
-            .into_iter()
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect::<Vec<_>>(),
+            words,
+            ["7", "chloe", "cu", "example", "mail", "tuhoe", "z", "zoe"],
             "the older name too, folded; not the title"
         );
         assert_eq!(
@@ -379,15 +359,11 @@ mod tests {
     }
 
     #[test]
-    fn a_long_word_keeps_its_first_beginnings_and_itself_and_a_long_value_its_head() {
-        let word = "a".repeat(30);
-        let keys = customer_keys("X", [("profile.last_name", word.as_str())]);
-        assert_eq!(keys.len(), 1 + PREFIX_CHARS + 1);
-        assert!(keys.contains(&word));
-        assert!(!keys.contains(&"a".repeat(PREFIX_CHARS + 1)));
-        let endless = "ab ".repeat(10_000);
-        let keys = customer_keys("X", [("profile.first_name", endless.as_str())]);
-        assert_eq!(keys.len(), 3, "x, a and ab, nothing more for 10,000 words");
+    fn a_value_is_searched_by_its_first_characters_only() {
+        let endless = "ab".repeat(10_000);
+        let words = customer_words("X", [("profile.first_name", endless.as_str())]);
+        assert_eq!(words.len(), 2, "x, and one word of 200 characters");
+        assert!(words.iter().all(|w| w.chars().count() <= SEARCHED_CHARS));
     }
 
     #[test]

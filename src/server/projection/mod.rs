@@ -63,7 +63,8 @@ pub struct Projection {
 
 /// The field holding a conversation's search words: those of every application number and
 /// customer name it has had (see [`crate::api::search_words`]). It is indexed with the
-/// activity time, so a search is an index lookup per word rather than a scan.
+/// activity time, so a search is an index lookup per word rather than a scan. A customer
+/// has one too (see `customer`), folded as a search is, and read by word prefix.
 pub const SEARCH_WORDS: &str = "search_words";
 
 /// Adds the words of `text` to the conversation's search words.

@@ -11,9 +11,8 @@ use super::{Store, StoreError, SummaryDoc, summary_projection};
 use crate::api::{
     ConversationSummary, Customer, CustomerPage, CustomerProfile, CustomerSummary, search_terms,
 };
-use crate::server::projection::customer::{
-    PREFIX_CHARS, SEARCH_PREFIXES, SEARCHED, UNNAMED, customer_keys, stored_value,
-};
+use crate::server::projection::SEARCH_WORDS;
+use crate::server::projection::customer::{SEARCHED, UNNAMED, customer_words, stored_value};
 use crate::server::projection::names::{CustomerName, Shown, strings};
 
 impl Store {
@@ -64,11 +63,11 @@ impl Store {
         Ok(shown)
     }
 
-    /// Gives search keys to the customers stored before customers had them (from the id,
-    /// names and email address they have now); returns how many it changed. Harmless to
-    /// run again, or from two processes at once.
-    pub async fn add_missing_customer_keys(&self) -> Result<u64, StoreError> {
-        let missing = doc! { SEARCH_PREFIXES: { "$exists": false } };
+    /// Gives search words to the customers stored before customers had them (from the
+    /// id, names and email address they have now); returns how many it changed. Harmless
+    /// to run again, or from two processes at once.
+    pub async fn add_missing_customer_words(&self) -> Result<u64, StoreError> {
+        let missing = doc! { SEARCH_WORDS: { "$exists": false } };
         let mut projection = doc! {};
         for path in SEARCHED {
             projection.insert(path, 1);
@@ -87,14 +86,14 @@ impl Store {
                 let key = path.strip_prefix("profile.")?;
                 Some((*path, profile?.get_str(key).ok()?))
             });
-            let keys: Vec<String> = customer_keys(id, fields).into_iter().collect();
+            let words: Vec<String> = customer_words(id, fields).into_iter().collect();
             let mut filter = missing.clone();
             filter.insert("_id", id);
             let result = self
                 .customers()
                 .update_one(
                     filter,
-                    doc! { "$addToSet": { SEARCH_PREFIXES: { "$each": keys } } },
+                    doc! { "$addToSet": { SEARCH_WORDS: { "$each": words } } },
                 )
                 .await?;
             changed += result.modified_count;
@@ -146,7 +145,7 @@ impl Store {
         after: Option<&str>,
         limit: usize,
     ) -> Result<CustomerPage, StoreError> {
-        let mut clauses: Vec<Document> = search.map(search_clauses).unwrap_or_default();
+        let mut clauses: Vec<Document> = search.map(word_prefixes).unwrap_or_default();
         if let Some(cursor) = after {
             let (sort_name, id) = cursor.split_once('\n').ok_or(StoreError::BadCursor)?;
             clauses.push(doc! { "$or": [
@@ -200,26 +199,17 @@ impl Store {
     }
 }
 
-/// The clauses finding the customers with a word beginning with each word of `search`:
-/// one point of the `by_search_prefix` index each, whose entries under it are in the
-/// list's order (the keys are stored folded, as the search is). The longest word comes
-/// first, as likely the rarest: some servers read the index for the first clause only. A
-/// word longer than the keys is looked up by its beginning, then matched whole.
-fn search_clauses(search: &str) -> Vec<Document> {
+/// The clauses finding the customers whose search words begin with each word of
+/// `search`: a range of the `by_search_word` index each (an anchored, case-sensitive
+/// pattern; the words are stored folded, as the search is). The longest word comes
+/// first, as likely the rarest: some servers read the index for the first clause only.
+fn word_prefixes(search: &str) -> Vec<Document> {
     let mut words = search_terms(search);
     words.sort_by_key(|word| std::cmp::Reverse(word.chars().count()));
-    let mut clauses = Vec::new();
-    for word in &words {
-        match word.char_indices().nth(PREFIX_CHARS) {
-            None => clauses.push(doc! { SEARCH_PREFIXES: word }),
-            Some((end, _)) => {
-                clauses.push(doc! { SEARCH_PREFIXES: &word[..end] });
-                let whole = format!("^{}", regex_escape(word));
-                clauses.push(doc! { SEARCH_PREFIXES: { "$regex": whole } });
-            }
-        }
-    }
-    clauses
+    words
+        .iter()
+        .map(|word| doc! { SEARCH_WORDS: { "$regex": format!("^{}", regex_escape(word)) } })
+        .collect()
 }
 
 fn customer_from(id: &str, doc: &Document) -> Customer {
@@ -268,28 +258,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_customer_search_is_a_point_of_the_index_per_word_longest_first() {
+    fn a_customer_search_is_a_range_of_the_index_per_word_longest_first() {
         assert_eq!(
-            search_clauses("Jane SM"),
+            word_prefixes("Jane SM"),
             [
-                doc! { SEARCH_PREFIXES: "jane" },
-                doc! { SEARCH_PREFIXES: "sm" }
+                doc! { SEARCH_WORDS: { "$regex": "^jane" } },
+                doc! { SEARCH_WORDS: { "$regex": "^sm" } },
             ]
         );
         assert_eq!(
-            search_clauses("Chloé o.b"),
+            word_prefixes("Chloé o.b"),
             [
-                doc! { SEARCH_PREFIXES: "chloe" },
-                doc! { SEARCH_PREFIXES: "b" },
-                doc! { SEARCH_PREFIXES: "o" },
-            ]
-        );
-        let long = format!("{}bcd", "a".repeat(PREFIX_CHARS));
-        assert_eq!(
-            search_clauses(&long),
-            [
-                doc! { SEARCH_PREFIXES: "a".repeat(PREFIX_CHARS) },
-                doc! { SEARCH_PREFIXES: { "$regex": format!("^{long}") } },
+                doc! { SEARCH_WORDS: { "$regex": "^chloe" } },
+                doc! { SEARCH_WORDS: { "$regex": "^b" } },
+                doc! { SEARCH_WORDS: { "$regex": "^o" } },
             ]
         );
     }

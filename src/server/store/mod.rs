@@ -36,7 +36,6 @@ use crate::api::{
 use crate::contract::{Decision, EventId, Speaker};
 use crate::server::config::ConfigError;
 use crate::server::projection::SEARCH_WORDS;
-use crate::server::projection::customer::SEARCH_PREFIXES;
 use crate::server::projection::write::{self, Write};
 
 /// A failure of the store. Ingest leaves the entry unacknowledged and retries it; only a
@@ -180,13 +179,13 @@ impl Store {
             index("by_customer", doc! { "customer_id": 1 }),
         ];
         self.conversations.create_indexes(conversations).await?;
-        // Customers by name, and searched: by name under each beginning of a word.
+        // Customers by name, and searched: one entry per search word, then by name.
         self.customers()
             .create_indexes([
                 index("by_name", doc! { "sort_name": 1, "_id": 1 }),
                 index(
-                    "by_search_prefix",
-                    doc! { SEARCH_PREFIXES: 1, "sort_name": 1, "_id": 1 },
+                    "by_search_word",
+                    doc! { SEARCH_WORDS: 1, "sort_name": 1, "_id": 1 },
                 ),
             ])
             .await?;
