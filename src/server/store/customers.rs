@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use mongodb::bson::{self, Document, doc};
 
 use super::listing::regex_escape;
-use super::{Store, StoreError, SummaryDoc, summary_projection};
+use super::{Store, StoreError, SummaryDoc, add_missing_words, summary_projection};
 use crate::api::{
     ConversationSummary, Customer, CustomerPage, CustomerProfile, CustomerSummary, search_terms,
 };
@@ -67,14 +67,13 @@ impl Store {
     /// id, names and email address they have now); returns how many it changed. Harmless
     /// to run again, or from two processes at once.
     pub async fn add_missing_customer_words(&self) -> Result<u64, StoreError> {
-        let missing = doc! { SEARCH_WORDS: { "$exists": false } };
         let mut projection = doc! {};
         for path in SEARCHED {
             projection.insert(path, 1);
         }
         let mut cursor = self
             .customers()
-            .find(missing.clone())
+            .find(doc! { SEARCH_WORDS: { "$exists": false } })
             .projection(projection)
             .await?;
         let mut changed = 0;
@@ -87,16 +86,7 @@ impl Store {
                 Some((*path, profile?.get_str(key).ok()?))
             });
             let words: Vec<String> = customer_words(id, fields).into_iter().collect();
-            let mut filter = missing.clone();
-            filter.insert("_id", id);
-            let result = self
-                .customers()
-                .update_one(
-                    filter,
-                    doc! { "$addToSet": { SEARCH_WORDS: { "$each": words } } },
-                )
-                .await?;
-            changed += result.modified_count;
+            changed += add_missing_words(&self.customers(), id, words).await?;
         }
         Ok(changed)
     }

@@ -217,10 +217,9 @@ impl Store {
     /// conversations stored before search words existed; returns how many it changed.
     /// Harmless to run again, or from two processes at once.
     pub async fn add_missing_search_words(&self) -> Result<u64, StoreError> {
-        let missing = doc! { SEARCH_WORDS: { "$exists": false } };
         let mut cursor = self
             .conversations
-            .find(missing.clone())
+            .find(doc! { SEARCH_WORDS: { "$exists": false } })
             .projection(doc! {
                 "application_number": 1,
                 "application.application_number": 1,
@@ -240,16 +239,7 @@ impl Store {
                 .flatten()
                 .flat_map(|text| crate::api::search_words(text))
                 .collect();
-            let mut filter = missing.clone();
-            filter.insert("_id", &doc.id);
-            let result = self
-                .conversations
-                .update_one(
-                    filter,
-                    doc! { "$addToSet": { SEARCH_WORDS: { "$each": words } } },
-                )
-                .await?;
-            changed += result.modified_count;
+            changed += add_missing_words(&self.conversations, &doc.id, words).await?;
         }
         Ok(changed)
     }
@@ -648,6 +638,23 @@ struct MessageDoc {
     rationale: Option<String>,
     answer_input_type: Option<String>,
     at: bson::DateTime,
+}
+
+/// Gives document `id` of `collection` its search `words` if it has none yet (another
+/// process may have given them meanwhile); how many documents it changed (0 or 1).
+pub(super) async fn add_missing_words(
+    collection: &Collection<Document>,
+    id: &str,
+    words: Vec<String>,
+) -> Result<u64, StoreError> {
+    let filter = doc! { "_id": id, SEARCH_WORDS: { "$exists": false } };
+    let result = collection
+        .update_one(
+            filter,
+            doc! { "$addToSet": { SEARCH_WORDS: { "$each": words } } },
+        )
+        .await?;
+    Ok(result.modified_count)
 }
 
 impl From<SummaryDoc> for ConversationSummary {
