@@ -8,6 +8,9 @@ use super::event::ParseError;
 /// Entries larger than this (sum of field names and values) are refused (EVENTS.md §5).
 pub const MAX_ENTRY_BYTES: usize = 256 * 1024;
 
+/// The fields naming an entry's conversation, in the current spelling and the older one.
+pub const CONVERSATION_FIELDS: [&str; 2] = ["conv", "cid"];
+
 /// One stream entry as Redis delivers it: its id and its field/value pairs, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawEntry {
@@ -64,9 +67,10 @@ impl Envelope {
         if size > MAX_ENTRY_BYTES {
             return Err(ParseError::TooLarge { bytes: size });
         }
-        let legacy = entry.field(&["conv"]).is_none() && entry.field(&["cid"]).is_some();
+        let [current, older] = CONVERSATION_FIELDS;
+        let legacy = entry.field(&[current]).is_none() && entry.field(&[older]).is_some();
         let conv = entry
-            .field(&["conv", "cid"])
+            .field(&CONVERSATION_FIELDS)
             .ok_or(ParseError::Missing("conv"))?;
         let typ = entry.field(&["typ"]).ok_or(ParseError::Missing("typ"))?;
         let seq = entry

@@ -10,7 +10,7 @@ mod envelope;
 mod event;
 mod payload;
 
-pub use envelope::{Envelope, MAX_ENTRY_BYTES, RawEntry};
+pub use envelope::{CONVERSATION_FIELDS, Envelope, MAX_ENTRY_BYTES, RawEntry};
 pub use event::{Event, EventId, ParseError, entry_id_millis, parse_iso_millis};
 pub use payload::{
     Address, ApplicationDetails, Assessment, AssessmentKind, Body, CustomerPatch, Decision,

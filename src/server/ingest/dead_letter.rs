@@ -8,6 +8,7 @@ use redis::{AsyncCommands, aio::ConnectionManager, streams::StreamId};
 
 use super::{ConsumerConfig, IngestError};
 use crate::api::{Arrival, Outcome};
+use crate::contract::CONVERSATION_FIELDS;
 
 pub async fn copy(
     redis: &mut ConnectionManager,
@@ -65,8 +66,10 @@ pub async fn count_last_day(
     Ok(counts.into_iter().flatten().sum())
 }
 
-/// A refused entry's record on its conversation's timeline, when it names one (as text):
-/// the conversation's auditors see that something arrived and why it was refused.
+/// A refused entry's record on its conversation's timeline, when it names one (as text,
+/// of a sane length): the conversation's auditors see that something arrived and why it
+/// was refused. Its other texts are cut to [`SHOWN_CHARS`]: a refused entry can be of any
+/// size, and its record must still fit in a document.
 pub fn arrival(entry: &StreamId, reason: &str) -> Option<(String, Arrival)> {
     let text = |name: &str| {
         entry
@@ -76,19 +79,33 @@ pub fn arrival(entry: &StreamId, reason: &str) -> Option<(String, Arrival)> {
             .map(|t| t.trim().to_owned())
             .filter(|t| !t.is_empty())
     };
-    let conversation = text("conv").or_else(|| text("cid"))?;
+    let conversation = CONVERSATION_FIELDS
+        .iter()
+        .find_map(|name| text(name))
+        .filter(|conv| conv.chars().count() <= SHOWN_CHARS)?;
     Some((
         conversation,
         Arrival {
             entry_id: entry.id.clone(),
-            typ: text("typ").unwrap_or_default(),
+            typ: text("typ").map(shown).unwrap_or_default(),
             seq: text("seq").and_then(|s| s.parse().ok()),
-            agent: text("agt"),
+            agent: text("agt").map(shown),
             at_ms: None,
             outcome: Outcome::Refused,
-            reason: Some(reason.to_owned()),
+            reason: Some(shown(reason.to_owned())),
         },
     ))
+}
+
+/// The longest text a refusal's record keeps.
+const SHOWN_CHARS: usize = 200;
+
+/// `text`, cut to [`SHOWN_CHARS`] characters, with "…" if it was longer.
+fn shown(text: String) -> String {
+    match text.char_indices().nth(SHOWN_CHARS) {
+        None => text,
+        Some((end, _)) => format!("{}…", &text[..end]),
+    }
 }
 
 /// The bytes of a field value exactly as Redis holds them.
@@ -199,4 +216,47 @@ async fn list_range(
     let reply: redis::streams::StreamRangeReply =
         redis.xrange_count(dead_stream, id, id, 1).await?;
     Ok(reply.ids.into_iter().map(DeadLetter::from_entry).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(fields: &[(&str, String)]) -> StreamId {
+        StreamId {
+            id: "1764230400000-0".to_owned(),
+            map: fields
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        (*k).to_owned(),
+                        redis::Value::BulkString(v.clone().into_bytes()),
+                    )
+                })
+                .collect(),
+            milliseconds_elapsed_from_delivery: None,
+            delivered_count: None,
+        }
+    }
+
+    #[test]
+    fn a_refusal_of_any_size_is_recorded_in_a_few_hundred_characters() {
+        let huge = entry(&[("cid", "c1".into()), ("typ", "x".repeat(20_000_000))]);
+        let (conversation, record) = arrival(&huge, &"why ".repeat(1_000)).unwrap();
+        assert_eq!(conversation, "c1", "the older spelling names it too");
+        assert_eq!(record.typ.chars().count(), SHOWN_CHARS + 1);
+        assert!(record.typ.ends_with('…'));
+        assert_eq!(
+            record.reason.map(|r| r.chars().count()),
+            Some(SHOWN_CHARS + 1)
+        );
+        assert_eq!(record.outcome, Outcome::Refused);
+
+        let long_id = entry(&[("conv", "c".repeat(SHOWN_CHARS + 1))]);
+        assert!(
+            arrival(&long_id, "why").is_none(),
+            "no timeline for such an id"
+        );
+        assert!(arrival(&entry(&[("typ", "t".into())]), "why").is_none());
+    }
 }

@@ -393,7 +393,7 @@ impl Consumer {
                 .await?;
         }
         if !refusals.is_empty() {
-            self.record_refusals(&refusals).await?;
+            self.record_refusals(&refusals).await;
         }
         if !done.is_empty() {
             let _: usize = self
@@ -477,20 +477,24 @@ impl Consumer {
             .unwrap_or_default())
     }
 
-    /// Puts refused entries on their conversations' timelines, and tells the browsers.
-    async fn record_refusals(&self, refusals: &[(String, Arrival)]) -> Result<(), IngestError> {
+    /// Puts refused entries on their conversations' timelines, and tells the browsers. Best
+    /// effort: the entries are already in the dead-letter stream with their reasons, and
+    /// failing the step here would leave them pending, to be dead-lettered again.
+    async fn record_refusals(&self, refusals: &[(String, Arrival)]) {
         let arrivals: Vec<(&str, Arrival)> = refusals
             .iter()
             .map(|(conv, a)| (conv.as_str(), a.clone()))
             .collect();
-        self.store.record_arrivals(&arrivals).await?;
+        if let Err(e) = self.store.record_arrivals(&arrivals).await {
+            tracing::warn!(error = %e, refused = arrivals.len(), "refusals not put on their timelines");
+            return;
+        }
         let mut conversations: Vec<String> = refusals.iter().map(|(c, _)| c.clone()).collect();
         conversations.sort_unstable();
         conversations.dedup();
         if let Err(e) = self.publisher.publish_arrivals(conversations).await {
             tracing::warn!(error = %e, "timeline notices not published");
         }
-        Ok(())
     }
 
     async fn dead_letter(
