@@ -178,8 +178,9 @@ test.describe.serial('the overview and the attention queue', () => {
     const queue = page.getByTestId('attention-queue');
     const e = id('e');
     appendEntries([started(e, 'APP-E', Date.now()), message(e, 2, 'customer', Date.now())], stream);
-    // No event comes after the customer's message: time alone puts it in (3 s here).
-    await expect(queue.locator(`[data-id="${e}"] [data-reason="waiting"]`)).toBeVisible({ timeout: 40_000 });
+    // No event comes after the customer's message: time alone puts it in (3 s here), when
+    // it is due, not at the page clock's next 15-second tick.
+    await expect(queue.locator(`[data-id="${e}"] [data-reason="waiting"]`)).toBeVisible({ timeout: 8_000 });
     await expect(page.getByTestId('figure-attention')).toHaveText('4');
     appendEntries([message(e, 3, 'assistant', Date.now())], stream);
     await expect(queue.locator(`[data-id="${e}"]`)).toHaveCount(0);

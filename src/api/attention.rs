@@ -139,11 +139,21 @@ pub fn reasons_of(status: Status, signals: &Signals, now_ms: i64, alert_ms: i64)
 /// When `c`'s reasons next change by the clock alone (a wait becoming an alert, a
 /// referral expiring), if they will; lets a view recheck at that moment, not poll.
 pub fn next_change(c: &ConversationSummary, now_ms: i64, alert_ms: i64) -> Option<i64> {
-    let alert = waiting_since(c.status, &c.signals)
+    next_change_of(c.status, &c.signals, now_ms, alert_ms)
+}
+
+/// [`next_change`] of a conversation in `status` with `signals`.
+pub fn next_change_of(
+    status: Status,
+    signals: &Signals,
+    now_ms: i64,
+    alert_ms: i64,
+) -> Option<i64> {
+    let alert = waiting_since(status, signals)
         .map(|since| since + alert_ms)
         .filter(|at| *at > now_ms);
-    let expiry = (c.status == Status::Referred)
-        .then_some(c.signals.decided_at_ms)
+    let expiry = (status == Status::Referred)
+        .then_some(signals.decided_at_ms)
         .flatten()
         .map(|at| at + REFERRED_FOR_MS)
         .filter(|at| *at > now_ms);
@@ -183,6 +193,10 @@ pub struct Overview {
     pub wait_alert_ms: i64,
     /// For admins only: what ingest is doing.
     pub ingest: Option<IngestHealth>,
+    /// When the figures next change by the clock alone (a wait becoming an alert, a
+    /// referral expiring, the next hour of the chart): the page reads them again then.
+    #[serde(default)]
+    pub next_change_ms: Option<i64>,
 }
 
 /// Conversations the overview lists from the queue.

@@ -3,8 +3,8 @@
 //! hour by hour (an SVG drawn on the server, with a table for screen readers), the
 //! attention queue, and for admins ingest's health. Every figure links to the list of
 //! what it counts. Live: a change from the feed reads the figures again (at most once a
-//! second), and so does the page's clock, for what time alone changes (a wait becomes an
-//! alert, an hour passes).
+//! second), and so does the moment the server says time alone changes them (a wait
+//! becomes an alert, a referral expires, an hour passes), to the second.
 //!
 //! Days and hours are the browser's: the page sends its offset from UTC, and keeps it in
 //! a cookie so the server renders the next visit in the same zone.
@@ -49,13 +49,30 @@ pub fn OverviewPage() -> impl IntoView {
     };
     let feed = LiveFeed::get();
     feed.follow(feed.mark(), move |_| refetch(), refetch);
-    Effect::new(move |previous: Option<i64>| {
-        let now = Clock::now();
-        if previous.is_some() {
-            overview.refetch();
-        }
-        now
-    });
+    // Read again when time alone changes the figures; the server says when, in its clock.
+    #[cfg(feature = "hydrate")]
+    {
+        let due = StoredValue::new(None::<TimeoutHandle>);
+        Effect::new(move |_| {
+            let delay = overview.with(|o| {
+                let o = o.as_ref()?.as_ref().ok()?;
+                Some(o.next_change_ms? - o.now_ms)
+            });
+            if let Some(pending) = due.get_value() {
+                pending.clear();
+            }
+            // A moment after it is due, and at most once a second.
+            let wait = |ms: i64| std::time::Duration::from_millis((ms + 250).max(1_000) as u64);
+            let next = delay
+                .and_then(|ms| set_timeout_with_handle(move || overview.refetch(), wait(ms)).ok());
+            due.set_value(next);
+        });
+        on_cleanup(move || {
+            if let Some(pending) = due.try_get_value().flatten() {
+                pending.clear();
+            }
+        });
+    }
     view! {
         <main class="page overview">
             <div class="list-head">
@@ -97,6 +114,7 @@ fn Figures(o: Overview) -> impl IntoView {
     let decided =
         |status: Option<&str>| list(&[("status", status), ("decided_since", Some(since.as_str()))]);
     let longest = o.longest_wait_since_ms;
+    let read_at = o.now_ms;
     let longest_href = o
         .longest_wait_id
         .as_ref()
@@ -157,7 +175,7 @@ fn Figures(o: Overview) -> impl IntoView {
                                 (Some(since), Some(href)) => {
                                     view! {
                                         <a href=href>
-                                            {move || span(Clock::now() - since)}
+                                            {move || span(Clock::now().max(read_at) - since)}
                                         </a>
                                     }
                                         .into_any()
@@ -211,7 +229,12 @@ fn Figures(o: Overview) -> impl IntoView {
             </section>
         </div>
         <Chart hours=o.hours.clone() offset_minutes=o.offset_minutes />
-        <Queue queue=o.queue.clone() total=o.queue_total alert_ms=o.wait_alert_ms />
+        <Queue
+            queue=o.queue.clone()
+            total=o.queue_total
+            alert_ms=o.wait_alert_ms
+            read_at=o.now_ms
+        />
         {ingest}
     }
 }
@@ -323,9 +346,17 @@ fn Chart(hours: Vec<HourBar>, offset_minutes: i32) -> impl IntoView {
     }
 }
 
-/// The attention queue's first conversations, with their reasons.
+/// The attention queue's first conversations, with their reasons, as of the page's clock
+/// or the reading (`read_at`), whichever is later: the figures are read again the moment
+/// a wait alerts, before the clock's next tick.
 #[component]
-fn Queue(queue: Vec<ConversationSummary>, total: i64, alert_ms: i64) -> impl IntoView {
+fn Queue(
+    queue: Vec<ConversationSummary>,
+    total: i64,
+    alert_ms: i64,
+    read_at: i64,
+) -> impl IntoView {
+    let now = move || Clock::now().max(read_at);
     let empty = queue.is_empty();
     let items = queue
         .into_iter()
@@ -339,7 +370,7 @@ fn Queue(queue: Vec<ConversationSummary>, total: i64, alert_ms: i64) -> impl Int
             let status = c.status;
             let waiting = attention::waiting_since(c.status, &c.signals);
             let id = c.id.clone();
-            let reasons = Signal::derive(move || attention::reasons(&c, Clock::now(), alert_ms));
+            let reasons = Signal::derive(move || attention::reasons(&c, now(), alert_ms));
             view! {
                 <li class="card queue-item" data-id=id>
                     <a href=href class="card-link">
@@ -352,7 +383,7 @@ fn Queue(queue: Vec<ConversationSummary>, total: i64, alert_ms: i64) -> impl Int
                         <span class="meta">
                             {move || {
                                 waiting
-                                    .map(|since| format!("waiting {}", span(Clock::now() - since)))
+                                    .map(|since| format!("waiting {}", span(now() - since)))
                             }}
                         </span>
                     </a>

@@ -301,6 +301,8 @@ impl Counted {
         };
         let mut to_decision = Vec::new();
         let (mut started, mut decided) = (Vec::new(), Vec::new());
+        // The chart's next hour (a day starts on an hour too), unless a wait alerts first.
+        let mut next_change = attention::hour_start(now_ms, offset_minutes) + HOUR;
         for (id, r) in &self.known {
             match r.status {
                 Status::Active => o.active += 1,
@@ -318,6 +320,9 @@ impl Counted {
             }
             if !attention::reasons_of(r.status, &r.signals, now_ms, alert_ms).is_empty() {
                 o.queue_total += 1;
+            }
+            if let Some(at) = attention::next_change_of(r.status, &r.signals, now_ms, alert_ms) {
+                next_change = next_change.min(at);
             }
             if let Some(h) = r.started_at.and_then(hour) {
                 started.push(h);
@@ -348,6 +353,7 @@ impl Counted {
         }
         o.hours = hours;
         o.median_to_decision_ms = attention::median(&mut to_decision);
+        o.next_change_ms = Some(next_change);
         o
     }
 }
@@ -628,6 +634,13 @@ mod tests {
         assert_eq!(o.hours.iter().map(|h| h.decided).sum::<i64>(), 4);
         // w1 waits past the alert, p1 has a fraud risk, r1 was referred a day ago at most.
         assert_eq!(o.queue_total, 3);
+        assert_eq!(
+            o.next_change_ms,
+            Some(now + 50_000),
+            "w2's wait alerts first"
+        );
+        let quiet = Counted::default().overview(now, 60, 60_000);
+        assert_eq!(quiet.next_change_ms, Some(now + HOUR / 2), "the next hour");
         let ids = |found: Vec<Queued>| found.into_iter().map(|(_, id)| id).collect::<Vec<_>>();
         assert_eq!(
             ids(c.pick(Among::Attention, None, now, 60_000)),
